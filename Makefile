@@ -1,0 +1,38 @@
+# Two entry points: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch first, pinned: 2.13.0 is the CPU build on this machine's disk. An
+# unpinned torch would pull a multi-GB CUDA build.
+TORCH_PIN := torch==2.13.0
+
+.PHONY: demo test lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet $(TORCH_PIN)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/tasksift index sample_corpus --index .demo-index
+	$(BIN)/tasksift search "how does a lender decide whether to approve a small business loan" --index .demo-index -k 3 --format table
+	$(BIN)/tasksift search "plants that stop the edge of a river from washing away" --index .demo-index -k 3 --format table
+	$(BIN)/tasksift search "why does my mayonnaise split" --index .demo-index -k 3 --format table
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .demo-index .pytest_cache

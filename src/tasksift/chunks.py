@@ -1,0 +1,138 @@
+"""Chunks: split documents into windows of the model's own tokens, with overlap.
+
+Windows start and end on word boundaries, so that a chunk's text, re-tokenized with the
+document prompt in front, fits the model's maximum sequence length: a chunk that would not
+is shrunk until it does. No text is ever dropped: every character of a document lies in
+some chunk (whitespace between windows aside).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from tokenizers import Encoding, Tokenizer
+
+from tasksift.documents import Document
+from tasksift.errors import InputError
+
+
+@dataclass(frozen=True)
+class Chunk:
+    doc_id: str
+    ordinal: int
+    start: int  # character offsets in the document's text
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    chunk_tokens: int
+    overlap: int
+
+    def __post_init__(self) -> None:
+        if self.chunk_tokens < 8:
+            raise ValueError(f"chunk size must be at least 8 tokens, got {self.chunk_tokens}")
+        if not 0 <= self.overlap < self.chunk_tokens // 2 + 1:
+            raise ValueError(
+                f"overlap must be between 0 and half the chunk size ({self.chunk_tokens // 2}), "
+                f"got {self.overlap}"
+            )
+
+
+class Chunker:
+    """Token-window chunking with a private, non-truncating copy of the model's tokenizer."""
+
+    def __init__(self, tokenizer: Tokenizer, max_seq_length: int, document_prompt: str) -> None:
+        self._tokenizer = Tokenizer.from_str(tokenizer.to_str())
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self.max_seq_length = max_seq_length
+        self.document_prompt = document_prompt
+        self._prompt_tokens = self.count_tokens(document_prompt, special=True)
+        if self.budget < 8:
+            raise InputError(
+                f"the document prompt takes {self._prompt_tokens} of the model's "
+                f"{max_seq_length} tokens, leaving no room for text; use a shorter prompt"
+            )
+
+    @property
+    def budget(self) -> int:
+        """The most chunk tokens that fit after the prompt and the special tokens."""
+        return self.max_seq_length - self._prompt_tokens
+
+    def count_tokens(self, text: str, special: bool = False) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=special).ids)
+
+    def fits(self, text: str) -> bool:
+        encoded = self._tokenizer.encode(self.document_prompt + text, add_special_tokens=True)
+        return len(encoded.ids) <= self.max_seq_length
+
+    def chunk(self, document: Document, config: ChunkingConfig) -> list[Chunk]:
+        spans = self._spans(document.text, config)
+        return [
+            Chunk(document.doc_id, ordinal, start, end, document.text[start:end])
+            for ordinal, (start, end) in enumerate(spans)
+        ]
+
+    def _spans(self, text: str, config: ChunkingConfig, base: int = 0) -> list[tuple[int, int]]:
+        """Character spans of the chunks of ``text``, shifted by ``base``, in order."""
+        size = min(config.chunk_tokens, self.budget)
+        overlap = min(config.overlap, size // 2)
+        encoding = self._tokenizer.encode(text, add_special_tokens=False)
+        windows = list(_windows(encoding, size, overlap))
+        spans: list[tuple[int, int]] = []
+        for i, (start, end) in enumerate(windows):
+            fitted = end
+            while fitted > start and not self.fits(text[start:fitted]):
+                fitted = _shrink(encoding, start, fitted)
+            if fitted <= start:
+                raise ValueError(f"cannot fit any text at offset {base + start} in a chunk")
+            spans.append((base + start, base + fitted))
+            # Text a shrunk window gave up, when the next window does not cover it.
+            uncovered_end = min(end, windows[i + 1][0]) if i + 1 < len(windows) else end
+            if fitted < uncovered_end and text[fitted:uncovered_end].strip():
+                spans.extend(self._spans(text[fitted:uncovered_end], config, base + fitted))
+        return sorted(spans)
+
+    def chunk_all(self, documents: Iterable[Document], config: ChunkingConfig) -> Iterator[Chunk]:
+        for document in documents:
+            yield from self.chunk(document, config)
+
+
+def _word_start(encoding: Encoding, index: int) -> int:
+    """Move ``index`` back to the first token of the word it belongs to (not below 0)."""
+    words = encoding.word_ids
+    while index > 0 and words[index] is not None and words[index - 1] == words[index]:
+        index -= 1
+    return index
+
+
+def _windows(encoding: Encoding, size: int, overlap: int) -> Iterator[tuple[int, int]]:
+    """Character spans of token windows of ``size`` tokens that overlap by ``overlap``."""
+    offsets = encoding.offsets
+    total = len(offsets)
+    first = 0
+    while first < total:
+        last = min(first + size, total)
+        if last < total:
+            cut = _word_start(encoding, last)
+            last = cut if cut > first else last
+        yield offsets[first][0], offsets[last - 1][1]
+        if last >= total:
+            return
+        following = _word_start(encoding, max(last - overlap, first + 1))
+        first = following if following > first else last
+
+
+def _shrink(encoding: Encoding, start: int, end: int) -> int:
+    """A smaller end offset than ``end`` for a window starting at ``start``: one word less."""
+    offsets = encoding.offsets
+    inside = [i for i, (s, e) in enumerate(offsets) if s >= start and e <= end]
+    if len(inside) <= 1:
+        return start
+    cut = _word_start(encoding, inside[-1])
+    if cut <= inside[0]:
+        cut = inside[-1]
+    return offsets[cut - 1][1]

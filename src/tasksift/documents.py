@@ -1,0 +1,145 @@
+"""Documents: walk a corpus directory and read the files that are text.
+
+Skips hidden files and folders, the index folder, what ``.gitignore`` files exclude, and
+binary files. A file that cannot be read or decoded is reported and counted; the walk goes
+on. Nothing heavy is imported here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from tasksift.errors import InputError
+
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".text"})
+_SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class Document:
+    """One text document of the corpus. ``doc_id`` is its path relative to the corpus root."""
+
+    doc_id: str
+    text: str
+    size: int = 0
+    mtime_ns: int = 0
+
+
+@dataclass
+class ReadReport:
+    """What the walk saw besides the documents it yielded."""
+
+    binary: int = 0
+    unreadable: int = 0
+    empty: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return self.binary + self.unreadable + self.empty
+
+
+@dataclass(frozen=True)
+class _IgnoreRule:
+    base: Path
+    spec: pathspec.PathSpec
+
+    def ignores(self, path: Path, is_dir: bool) -> bool:
+        relative = path.relative_to(self.base).as_posix() + ("/" if is_dir else "")
+        return self.spec.match_file(relative)
+
+
+def _load_gitignore(directory: Path) -> _IgnoreRule | None:
+    gitignore = directory / ".gitignore"
+    if not gitignore.is_file():
+        return None
+    try:
+        lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return _IgnoreRule(directory, pathspec.GitIgnoreSpec.from_lines(lines))
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def iter_text_files(root: Path, exclude: tuple[Path, ...] = ()) -> Iterator[Path]:
+    """Files under ``root`` that are not hidden, excluded or ignored, in a stable order."""
+    excluded = {p.resolve() for p in exclude}
+    rules: dict[Path, list[_IgnoreRule]] = {}
+    for current, dirnames, filenames in os.walk(root):
+        here = Path(current)
+        inherited = rules.get(here, [])
+        own = _load_gitignore(here)
+        active = [*inherited, own] if own else inherited
+
+        def keep(name: str, is_dir: bool, here: Path = here, active: list = active) -> bool:
+            path = here / name
+            if _is_hidden(name) or path.resolve() in excluded:
+                return False
+            return not any(rule.ignores(path, is_dir) for rule in active)
+
+        dirnames[:] = sorted(d for d in dirnames if keep(d, True))
+        for d in dirnames:
+            rules[here / d] = active
+        for name in sorted(filenames):
+            path = here / name
+            if keep(name, False) and path.is_file():
+                yield path
+
+
+def _decode(path: Path, data: bytes) -> str | None:
+    """The text of ``data``, or None when it is binary."""
+    if b"\x00" in data[:_SNIFF_BYTES]:
+        return None
+    return data.decode("utf-8-sig")
+
+
+def read_document(path: Path, root: Path, report: ReadReport) -> Document | None:
+    """Read one file; None (and a count in ``report``) when it is skipped."""
+    doc_id = path.relative_to(root).as_posix()
+    try:
+        stat = path.stat()
+        data = path.read_bytes()
+    except OSError as exc:
+        report.unreadable += 1
+        report.warnings.append(f"skipped {doc_id}: cannot read ({exc.strerror or exc})")
+        return None
+    try:
+        text = _decode(path, data)
+    except UnicodeDecodeError as exc:
+        if path.suffix.lower() in TEXT_SUFFIXES:
+            report.unreadable += 1
+            report.warnings.append(
+                f"skipped {doc_id}: not valid UTF-8 (byte {exc.start}: {exc.reason})"
+            )
+        else:
+            report.binary += 1
+        return None
+    if text is None:
+        report.binary += 1
+        return None
+    if not text.strip():
+        report.empty += 1
+        return None
+    return Document(doc_id, text, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+
+
+def read_directory(
+    root: Path, report: ReadReport, exclude: tuple[Path, ...] = ()
+) -> Iterator[Document]:
+    """Every text document under ``root``."""
+    if not root.exists():
+        raise InputError(f"corpus directory not found: {root}")
+    if not root.is_dir():
+        raise InputError(f"not a directory: {root}")
+    for path in iter_text_files(root, exclude):
+        document = read_document(path, root, report)
+        if document is not None:
+            yield document

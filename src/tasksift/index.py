@@ -1,0 +1,352 @@
+"""Index: an hnswlib graph plus a Parquet sidecar whose schema metadata is the manifest.
+
+On disk an index is a folder::
+
+    INDEX/
+      CURRENT                 name of the live generation (replaced atomically)
+      gen-<time_ns>/
+        vectors.hnsw          hnswlib index, cosine space, label = row number
+        chunks.parquet        one row per chunk; schema metadata b"tasksift" = manifest JSON
+      .lock                   held while `tasksift index` writes
+
+A write builds a new generation beside the live one and then swaps ``CURRENT``; a reader
+that follows ``CURRENT`` sees either the old complete state or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import struct
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tasksift import __version__
+from tasksift.errors import CorruptIndexError, IndexNotFoundError, IndexWriteError
+from tasksift.prompts import PromptSet, Task
+
+if TYPE_CHECKING:
+    import hnswlib
+    import pyarrow as pa
+
+FORMAT_VERSION = 1
+MANIFEST_KEY = b"tasksift"
+CURRENT_FILE = "CURRENT"
+VECTORS_FILE = "vectors.hnsw"
+CHUNKS_FILE = "chunks.parquet"
+DEFAULT_INDEX_DIRNAME = ".tasksift"
+INDEX_ENV_VAR = "TASKSIFT_INDEX"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    path: str | None
+    revision: str | None
+    fingerprint: str
+    dimension: int
+    max_seq_length: int
+    normalize: bool = True
+    trust_remote_code: bool = False
+
+
+@dataclass(frozen=True)
+class HnswParams:
+    space: str = "cosine"
+    M: int = 16
+    ef_construction: int = 200
+    ef: int = 100
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything needed to reproduce an index's vectors and to check a search against it."""
+
+    model: ModelInfo
+    task: Task
+    prompts: PromptSet
+    chunking: dict[str, int]
+    hnsw: HnswParams
+    documents: int
+    chunks: int
+    corpus_root: str
+    vectors_bytes: int = 0
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    tool_version: str = __version__
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["task"] = self.task.value
+        data["prompts"] = self.prompts.to_dict()
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Manifest:
+        data: dict[str, Any] = json.loads(text)
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise CorruptIndexError(
+                f"index format version {version!r} is not supported by tasksift {__version__} "
+                f"(reads version {FORMAT_VERSION}); rebuild it with `tasksift index --rebuild`"
+            )
+        return cls(
+            model=ModelInfo(**data["model"]),
+            task=Task(data["task"]),
+            prompts=PromptSet.from_dict(data["prompts"]),
+            chunking={k: int(v) for k, v in data["chunking"].items()},
+            hnsw=HnswParams(**data["hnsw"]),
+            documents=int(data["documents"]),
+            chunks=int(data["chunks"]),
+            corpus_root=data["corpus_root"],
+            vectors_bytes=int(data.get("vectors_bytes", 0)),
+            created_at=data["created_at"],
+            tool_version=data["tool_version"],
+            format_version=version,
+        )
+
+
+# ---------------------------------------------------------------- locating an index
+
+
+def find_index(explicit: Path | None, start: Path | None = None) -> Path:
+    """``--index``, else the nearest ``.tasksift`` from ``start`` upward, else $TASKSIFT_INDEX."""
+    if explicit is not None:
+        return explicit
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / DEFAULT_INDEX_DIRNAME
+        if (candidate / CURRENT_FILE).is_file():
+            return candidate
+    from_env = os.environ.get(INDEX_ENV_VAR)
+    if from_env:
+        return Path(from_env)
+    raise IndexNotFoundError(
+        f"no index given and none found: no {DEFAULT_INDEX_DIRNAME}/ in {here} or above, and "
+        f"${INDEX_ENV_VAR} is not set; build one with `tasksift index DIR` or pass --index"
+    )
+
+
+def generation_dir(index_dir: Path) -> Path:
+    """The live generation folder of ``index_dir``."""
+    if not index_dir.exists():
+        raise IndexNotFoundError(f"index not found: {index_dir}")
+    current = index_dir / CURRENT_FILE
+    try:
+        name = current.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise CorruptIndexError(
+            f"{index_dir} is not a tasksift index (no {CURRENT_FILE} file)"
+        ) from None
+    except OSError as exc:
+        raise CorruptIndexError(f"cannot read {current}: {exc.strerror}") from None
+    folder = index_dir / name
+    if not name or "/" in name or not folder.is_dir():
+        raise CorruptIndexError(f"index {index_dir} points at a missing generation {name!r}")
+    return folder
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    """The manifest of the live generation, read from the Parquet schema alone."""
+    import pyarrow.parquet as pq
+
+    sidecar = generation_dir(index_dir) / CHUNKS_FILE
+    try:
+        metadata = pq.read_schema(sidecar).metadata or {}
+    except FileNotFoundError:
+        raise CorruptIndexError(f"index sidecar missing: {sidecar}") from None
+    except Exception as exc:
+        raise CorruptIndexError(f"index sidecar {sidecar} is unreadable: {_first_line(exc)}") from None
+    if MANIFEST_KEY not in metadata:
+        raise CorruptIndexError(f"{sidecar} carries no tasksift manifest")
+    try:
+        return Manifest.from_json(metadata[MANIFEST_KEY])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptIndexError(f"index manifest in {sidecar} is invalid: {exc}") from None
+
+
+@dataclass(frozen=True)
+class LoadedIndex:
+    """A consistent, checked generation: manifest, chunk rows and hnswlib graph."""
+
+    path: Path
+    manifest: Manifest
+    rows: pa.Table
+    graph: hnswlib.Index
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _check_hnsw_header(vectors: Path, manifest: Manifest) -> None:
+    """Count and dimension from the hnswlib file header, checked before hnswlib reads it."""
+    try:
+        size = vectors.stat().st_size
+        with vectors.open("rb") as handle:
+            header = handle.read(48)
+    except FileNotFoundError:
+        raise CorruptIndexError(f"index vectors missing: {vectors}") from None
+    if len(header) < 48:
+        raise CorruptIndexError(f"index vectors {vectors} are truncated")
+    _, _, count, per_element, label_offset, data_offset = struct.unpack("<6Q", header)
+    dimension = (label_offset - data_offset) // 4
+    if count != manifest.chunks or dimension != manifest.model.dimension:
+        raise CorruptIndexError(
+            f"index is inconsistent: vectors file holds {count} vectors of dimension {dimension}, "
+            f"the manifest says {manifest.chunks} of dimension {manifest.model.dimension}; "
+            "rebuild it with `tasksift index --rebuild`"
+        )
+    if manifest.vectors_bytes and size != manifest.vectors_bytes:
+        raise CorruptIndexError(
+            f"index vectors {vectors} are {size} bytes, the manifest recorded "
+            f"{manifest.vectors_bytes}; rebuild it with `tasksift index --rebuild`"
+        )
+
+
+def load_index(index_dir: Path, manifest: Manifest | None = None) -> LoadedIndex:
+    """Open the live generation and check that graph, rows and manifest agree."""
+    import hnswlib
+    import pyarrow.parquet as pq
+
+    folder = generation_dir(index_dir)
+    manifest = manifest or read_manifest(index_dir)
+    vectors = folder / VECTORS_FILE
+    _check_hnsw_header(vectors, manifest)
+    try:
+        rows = pq.read_table(folder / CHUNKS_FILE)
+    except Exception as exc:
+        raise CorruptIndexError(f"index sidecar is unreadable: {_first_line(exc)}") from None
+    if rows.num_rows != manifest.chunks:
+        raise CorruptIndexError(
+            f"index is inconsistent: sidecar has {rows.num_rows} rows, the manifest says "
+            f"{manifest.chunks}; rebuild it with `tasksift index --rebuild`"
+        )
+    graph = hnswlib.Index(space=manifest.hnsw.space, dim=manifest.model.dimension)
+    try:
+        graph.load_index(str(vectors), max_elements=manifest.chunks)
+    except Exception as exc:
+        raise CorruptIndexError(f"index vectors are unreadable: {_first_line(exc)}") from None
+    graph.set_ef(manifest.hnsw.ef)
+    return LoadedIndex(index_dir, manifest, rows, graph)
+
+
+# ---------------------------------------------------------------- writing
+
+
+CHUNK_COLUMNS: Mapping[str, str] = {
+    "label": "int64",
+    "doc_id": "string",
+    "path": "string",
+    "ordinal": "int32",
+    "start": "int64",
+    "end": "int64",
+    "text": "string",
+    "doc_sha256": "string",
+    "doc_size": "int64",
+    "doc_mtime_ns": "int64",
+}
+
+
+def build_graph(vectors: np.ndarray, params: HnswParams, threads: int = -1) -> hnswlib.Index:
+    """An hnswlib index over ``vectors``, labelled by row number."""
+    import hnswlib
+
+    count, dimension = vectors.shape
+    graph = hnswlib.Index(space=params.space, dim=dimension)
+    graph.init_index(max_elements=max(count, 1), ef_construction=params.ef_construction, M=params.M)
+    if count:
+        graph.add_items(vectors, np.arange(count, dtype=np.int64), num_threads=threads)
+    graph.set_ef(params.ef)
+    return graph
+
+
+def write_generation(
+    index_dir: Path, manifest: Manifest, rows: Mapping[str, list[Any]], graph: hnswlib.Index
+) -> Path:
+    """Write a complete new generation and make it live; the old one stays until then."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    name = f"gen-{time.time_ns():020d}"
+    staging = index_dir / f".{name}.partial"
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+        vectors = staging / VECTORS_FILE
+        graph.save_index(str(vectors))
+        _fsync(vectors)
+        manifest = _with_size(manifest, vectors.stat().st_size)
+        schema = pa.schema(
+            [pa.field(k, pa.type_for_alias(v)) for k, v in CHUNK_COLUMNS.items()],
+            metadata={MANIFEST_KEY: manifest.to_json().encode()},
+        )
+        table = pa.Table.from_pydict({k: rows[k] for k in CHUNK_COLUMNS}, schema=schema)
+        pq.write_table(table, staging / CHUNKS_FILE, compression="zstd")
+        _fsync(staging / CHUNKS_FILE)
+        final = index_dir / name
+        staging.rename(final)
+        _point_current(index_dir, name)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise IndexWriteError(
+            f"cannot write index {index_dir}: {exc.strerror or exc}; the previous index, if any, "
+            "is unchanged"
+        ) from None
+    _remove_stale_generations(index_dir, keep={name})
+    return final
+
+
+def _with_size(manifest: Manifest, size: int) -> Manifest:
+    from dataclasses import replace
+
+    return replace(manifest, vectors_bytes=size)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _point_current(index_dir: Path, name: str) -> None:
+    pending = index_dir / f".{CURRENT_FILE}.{secrets.token_hex(3)}"
+    pending.write_text(name + "\n", encoding="utf-8")
+    _fsync(pending)
+    os.replace(pending, index_dir / CURRENT_FILE)
+    _fsync(index_dir)
+
+
+def _remove_stale_generations(index_dir: Path, keep: set[str]) -> None:
+    """Drop unfinished generations and all but the newest previous one.
+
+    The previous generation is kept so that a search that read ``CURRENT`` just before the
+    swap can still open it.
+    """
+    finished = sorted(
+        (p for p in index_dir.glob("gen-*") if p.is_dir() and p.name not in keep),
+        key=lambda p: p.name,
+    )
+    for stale in [*finished[:-1], *index_dir.glob(".gen-*.partial")]:
+        shutil.rmtree(stale, ignore_errors=True)
+    for pending in index_dir.glob(f".{CURRENT_FILE}.*"):
+        pending.unlink(missing_ok=True)
+
+
+def index_size_on_disk(index_dir: Path) -> dict[str, int]:
+    folder = generation_dir(index_dir)
+    return {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}

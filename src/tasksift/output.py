@@ -1,0 +1,179 @@
+"""Output: search results and index metadata as rich tables, JSON, JSON Lines or TSV.
+
+Data goes to stdout; messages go to stderr (see ``cli``). Nothing here searches or loads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import asdict
+from enum import Enum
+from typing import IO, Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tasksift.index import Manifest
+from tasksift.prompts import describe_profiles
+from tasksift.search import Hit
+
+SNIPPET_CHARS = 240
+_WORD = re.compile(r"\w{3,}")
+_STOPWORDS = frozenset(
+    "the and for are was were with that this from what which how does why who when where "
+    "can could should would will into onto about your you our their there them then than".split()
+)
+
+
+class OutputFormat(str, Enum):
+    TABLE = "table"
+    JSON = "json"
+    JSONL = "jsonl"
+    TSV = "tsv"
+
+
+def choose_format(requested: OutputFormat | None, stdout_is_terminal: bool) -> OutputFormat:
+    """The requested format, else a table on a terminal and JSON Lines elsewhere."""
+    if requested is not None:
+        return requested
+    return OutputFormat.TABLE if stdout_is_terminal else OutputFormat.JSONL
+
+
+def query_terms(query: str) -> list[str]:
+    """Words of the query worth highlighting in snippets."""
+    return [w for w in _WORD.findall(query.lower()) if w not in _STOPWORDS]
+
+
+def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str:
+    """A one-line window of ``text`` of about ``width`` characters, near the first query term."""
+    flat = " ".join(text.split())
+    if len(flat) <= width:
+        return flat
+    lowered = flat.lower()
+    positions = [p for p in (lowered.find(t) for t in terms) if p >= 0]
+    first = min(positions) if positions else 0
+    start = max(0, min(first - width // 4, len(flat) - width))
+    if start > 0:
+        start = flat.find(" ", start) + 1 or start
+    window = flat[start : start + width].rsplit(" ", 1)[0]
+    return ("… " if start > 0 else "") + window + " …"
+
+
+def hit_record(hit: Hit) -> dict[str, Any]:
+    record = {
+        "rank": hit.rank,
+        "doc_id": hit.doc_id,
+        "path": hit.path,
+        "score": round(hit.score, 6),
+        "chunk": hit.ordinal,
+        "start": hit.start,
+        "end": hit.end,
+        "snippet": hit.text,
+    }
+    if hit.rerank_score is not None:
+        record["rerank_score"] = round(hit.rerank_score, 6)
+    return record
+
+
+def write_hits(
+    out: IO[str], console: Console, query: str, hits: list[Hit], fmt: OutputFormat
+) -> None:
+    if fmt is OutputFormat.TABLE:
+        console.print(hits_table(query, hits))
+    elif fmt is OutputFormat.JSON:
+        out.write(json.dumps({"query": query, "results": [hit_record(h) for h in hits]},
+                             ensure_ascii=False, indent=2) + "\n")
+    elif fmt is OutputFormat.JSONL:
+        for hit in hits:
+            out.write(json.dumps(hit_record(hit), ensure_ascii=False) + "\n")
+    else:
+        for hit in hits:
+            fields = [hit.rank, hit.doc_id, f"{hit.score:.6f}", hit.start, hit.end]
+            if hit.rerank_score is not None:
+                fields.append(f"{hit.rerank_score:.6f}")
+            out.write("\t".join(str(f) for f in fields) + "\n")
+
+
+def hits_table(query: str, hits: list[Hit]) -> Table | Text:
+    if not hits:
+        return Text("no results", style="dim")
+    terms = query_terms(query)
+    reranked = any(h.rerank_score is not None for h in hits)
+    table = Table(title=f"[bold]{query}[/]", title_justify="left", show_lines=True, expand=True)
+    table.add_column("#", justify="right", style="dim", no_wrap=True)
+    if reranked:
+        table.add_column("rerank", justify="right", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("document", style="cyan", overflow="fold", ratio=1)
+    table.add_column("snippet", ratio=3)
+    for hit in hits:
+        text = Text(snippet(hit.text, terms))
+        text.highlight_words(terms, style="bold yellow", case_sensitive=False)
+        cells: list[Any] = [str(hit.rank)]
+        if reranked:
+            cells.append(f"{hit.rerank_score:.3f}")
+        cells += [f"{hit.score:.3f}", f"{hit.path}\n[dim]chars {hit.start}-{hit.end}[/]", text]
+        table.add_row(*cells)
+    return table
+
+
+def manifest_record(manifest: Manifest, index_path: str, sizes: dict[str, int]) -> dict[str, Any]:
+    record = json.loads(manifest.to_json())
+    record["index_path"] = index_path
+    record["files"] = sizes
+    return record
+
+
+def info_table(record: dict[str, Any]) -> Table:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in _flatten(record):
+        table.add_row(key, repr(value) if isinstance(value, str) and "prompt" in key else str(value))
+    return table
+
+
+def _flatten(record: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _flatten(value, name + ".")
+        else:
+            yield name, value
+
+
+def models_table() -> Table:
+    table = Table(show_lines=False, expand=True)
+    for column in ("profile", "models", "task", "query prompt", "document prompt"):
+        table.add_column(column, overflow="fold")
+    previous = None
+    for name, description, patterns, task, prompts in describe_profiles():
+        first = name != previous
+        previous = name
+        query = _describe_side(prompts.query, prompts.query_adapter)
+        document = _describe_side(prompts.document, prompts.document_adapter)
+        table.add_row(
+            name if first else "",
+            f"{description}\n[dim]{patterns}[/]" if first else "",
+            task.value,
+            query,
+            document,
+            end_section=task is list(type(task))[-1],
+        )
+    return table
+
+
+def models_records() -> list[dict[str, Any]]:
+    return [
+        {"profile": name, "description": description, "patterns": patterns, "task": task.value,
+         **{f"prompts.{k}": v for k, v in asdict(prompts).items()}}
+        for name, description, patterns, task, prompts in describe_profiles()
+    ]
+
+
+def _describe_side(prompt: str, adapter: str | None) -> str:
+    shown = repr(prompt) if prompt else "[dim](none)[/]"
+    return f"{shown}\n[dim]adapter: {adapter}[/]" if adapter else shown

