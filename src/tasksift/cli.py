@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -204,7 +203,7 @@ def search(
     )
 
     if not query.strip():
-        raise click.BadParameter("the query is empty", param_hint="QUERY")
+        raise typer.BadParameter("the query is empty", param_hint="QUERY")
     index_dir = find_index(index_path)
     manifest = read_manifest(index_dir)
     request = SearchRequest(task, model, query_prompt, document_prompt, instruction)
@@ -279,14 +278,13 @@ def main(argv: list[str] | None = None) -> None:
     except TasksiftError as exc:
         _print_error(str(exc))
         code = exc.exit_code
-    except click.UsageError as exc:
-        hint = f" (see `tasksift {exc.ctx.info_name} --help`)" if exc.ctx else ""
-        _print_error(exc.format_message() + hint)
-        code = ExitCode.USAGE
-    except click.ClickException as exc:
-        _print_error(exc.format_message())
+    except typer.TyperException as exc:  # typer's own click: usage errors and the like
+        message = exc.format_message().replace("Value error, ", "")
+        ctx = getattr(exc, "ctx", None)
+        if message:  # empty when typer has already shown the help
+            _print_error(message + (f" (see `{ctx.command_path} --help`)" if ctx else ""))
         code = exc.exit_code
-    except (click.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         stderr.print("interrupted")
         code = ExitCode.INTERRUPTED
     except BrokenPipeError:

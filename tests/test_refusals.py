@@ -1,0 +1,51 @@
+"""A search whose task, model or prompts differ from the index's is refused with exit 3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import invoke, run_cli, tree_digest
+
+MISMATCHES = {
+    "task": (["--task", "similarity"], ["'retrieval'", "'similarity'", "--task retrieval"]),
+    "model": (["--model", "intfloat/e5-small-v2"], ["all-MiniLM-L6-v2", "intfloat/e5-small-v2"]),
+    "query prompt": (["--query-prompt", "query: "], ["query prompt", "'query: '"]),
+    "document prompt": (["--document-prompt", "passage: "], ["document prompt", "'passage: '"]),
+}
+
+
+@pytest.mark.parametrize("kind", MISMATCHES)
+def test_mismatch_is_refused_and_leaves_the_index_unchanged(built_index: Path, kind: str) -> None:
+    flags, phrases = MISMATCHES[kind]
+    before = tree_digest(built_index)
+    result = run_cli("search", "loan approval", "--index", built_index, *flags)
+    assert result.code == 3, result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    for phrase in phrases:
+        assert phrase in result.stderr
+    assert "tasksift index" in result.stderr  # the other way out: build a matching index
+    assert tree_digest(built_index) == before
+
+
+def test_refusal_happens_before_any_model_is_loaded(
+    built_index: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasksift.search
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a model was loaded for a refused search")
+
+    monkeypatch.setattr(tasksift.search, "load_embedder", no_model)
+    result = invoke(capsys, "search", "q", "-i", built_index, "--task", "clustering")
+    assert result.code == 3
+
+
+def test_matching_flags_are_accepted(built_index: Path) -> None:
+    result = run_cli(
+        "search", "loan", "-i", built_index, "-k", "1", "--task", "retrieval",
+        "--model", "all-MiniLM-L6-v2", "--query-prompt", "", "--document-prompt", "",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert len(result.jsonl()) == 1
