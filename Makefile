@@ -20,8 +20,10 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 demo: $(VENV)/.installed
 	$(BIN)/tasksift index sample_corpus --index .demo-index
 	$(BIN)/tasksift search "how does a lender decide whether to approve a small business loan" --index .demo-index -k 3 --format table
-	$(BIN)/tasksift search "plants that stop the edge of a river from washing away" --index .demo-index -k 3 --format table
+	$(BIN)/tasksift search "plants that keep a river bank from washing away" --index .demo-index -k 3 --format table
 	$(BIN)/tasksift search "why does my mayonnaise split" --index .demo-index -k 3 --format table
+	@echo "A search for another task than the index's is refused (exit code 3):"
+	-$(BIN)/tasksift search "why does my mayonnaise split" --index .demo-index --task clustering
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from conftest import assert_one_line_error, invoke, run_cli, tree_digest
 
 
@@ -162,3 +163,48 @@ def test_failed_rebuild_keeps_the_previous_index(
     bad_model = invoke(capsys, "index", corpus, "--index", index, "-m", "x/y")
     assert bad_model.code != 0
     assert tree_digest(index) == before
+
+
+def test_disk_full_during_the_write_keeps_the_previous_index(
+    built_index: Path,
+    corpus: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import errno
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    before = tree_digest(index)
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", full_disk)
+    result = invoke(capsys, "index", corpus, "--index", index, "-q")
+    assert_one_line_error(result)
+    assert "No space left on device" in result.stderr
+    assert "unchanged" in result.stderr
+    assert tree_digest(index) == before  # no partial generation left behind
+    monkeypatch.undo()
+    assert invoke(capsys, "info", "--index", index, "-f", "json").code == 0
+
+
+def test_second_writer_is_refused(
+    built_index: Path, corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from filelock import FileLock
+
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    with FileLock(str(index / ".lock")):
+        result = invoke(capsys, "index", corpus, "--index", index, "-q")
+    assert_one_line_error(result)
+    assert result.code == 7
+    assert "another" in result.stderr

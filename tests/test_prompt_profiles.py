@@ -22,8 +22,12 @@ BGE = "Represent this sentence for searching relevant passages: "
         ("Snowflake/snowflake-arctic-embed-m-v1.5", "arctic-v1", BGE, ""),
         ("Snowflake/snowflake-arctic-embed-l-v2.0", "arctic-v2", "query: ", ""),
         ("mixedbread-ai/mxbai-embed-large-v1", "mxbai", BGE, ""),
-        ("google/embeddinggemma-300m", "embeddinggemma", "task: search result | query: ",
-         "title: none | text: "),
+        (
+            "google/embeddinggemma-300m",
+            "embeddinggemma",
+            "task: search result | query: ",
+            "title: none | text: ",
+        ),
         ("sentence-transformers/all-MiniLM-L6-v2", "symmetric", "", ""),
         ("jinaai/jina-embeddings-v5-text-small", "jina-v5", "Query: ", "Document: "),
     ],
@@ -79,7 +83,9 @@ def test_model_config_prompts_fill_what_no_profile_says() -> None:
     gemma_like = {"query": "q: ", "document": "d: ", "Clustering": "cluster: "}
     clustering = resolve_prompts("/models/x", Task.CLUSTERING, gemma_like)
     assert clustering.query == clustering.document == "cluster: "
-    zembed = resolve_prompts("zeroentropy/zembed-1", Task.RETRIEVAL, {"query": "Q", "document": "D"})
+    zembed = resolve_prompts(
+        "zeroentropy/zembed-1", Task.RETRIEVAL, {"query": "Q", "document": "D"}
+    )
     assert (zembed.profile, zembed.query, zembed.document) == ("zembed", "Q", "D")
 
 

@@ -10,6 +10,7 @@ import hnswlib
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+
 from conftest import invoke
 
 QUERY_PROMPT = "query: "
@@ -61,8 +62,11 @@ def test_chunk_and_query_vectors_use_the_recorded_prompts(
     assert found.code == 0, found.stderr
     query_vector = model.encode(QUERY_PROMPT + query, normalize_embeddings=True)
     for hit in found.jsonl():
-        label = next(i for i, r in enumerate(rows) if r["start"] == hit["start"]
-                     and r["doc_id"] == hit["doc_id"])
+        label = next(
+            i
+            for i, r in enumerate(rows)
+            if r["start"] == hit["start"] and r["doc_id"] == hit["doc_id"]
+        )
         assert hit["score"] == pytest.approx(float(query_vector @ vectors[label]), abs=1e-5)
 
 

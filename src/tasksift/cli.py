@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -33,7 +33,7 @@ stderr = Console(stderr=True, highlight=False)
 # ----------------------------------------------------------------- shared options
 
 IndexPath = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--index",
         "-i",
@@ -43,11 +43,11 @@ IndexPath = Annotated[
     ),
 ]
 TaskOption = Annotated[
-    Optional[Task],
+    Task | None,
     typer.Option("--task", "-t", help="Task the prompts are chosen for.", show_default=False),
 ]
 ModelOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--model",
         "-m",
@@ -56,15 +56,15 @@ ModelOption = Annotated[
     ),
 ]
 QueryPrompt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--query-prompt", help="Text put in front of queries.", show_default=False),
 ]
 DocumentPrompt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--document-prompt", help="Text put in front of documents.", show_default=False),
 ]
 Instruction = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--instruction",
         help="Task description for instruct-style models (E5 instruct, Qwen3-Embedding).",
@@ -72,7 +72,7 @@ Instruction = Annotated[
     ),
 ]
 FormatOption = Annotated[
-    Optional[OutputFormat],
+    OutputFormat | None,
     typer.Option(
         "--format",
         "-f",
@@ -109,8 +109,9 @@ def _root(
 def index(
     directory: Annotated[Path, typer.Argument(help="Folder of documents to index.")],
     index_path: IndexPath = None,
-    task: Annotated[Task, typer.Option("--task", "-t", help="Task the prompts are chosen for.")]
-    = Task.RETRIEVAL,
+    task: Annotated[
+        Task, typer.Option("--task", "-t", help="Task the prompts are chosen for.")
+    ] = Task.RETRIEVAL,
     model: Annotated[
         str, typer.Option("--model", "-m", help="all-MiniLM-L6-v2, a Hugging Face id or a folder.")
     ] = "all-MiniLM-L6-v2",
@@ -118,17 +119,21 @@ def index(
     document_prompt: DocumentPrompt = None,
     instruction: Instruction = None,
     profile: Annotated[
-        Optional[str],
-        typer.Option(help="Prompt profile to use instead of the one matched by model name.",
-                     show_default=False),
+        str | None,
+        typer.Option(
+            help="Prompt profile to use instead of the one matched by model name.",
+            show_default=False,
+        ),
     ] = None,
     chunk_tokens: Annotated[
-        Optional[int],
-        typer.Option(min=8, help="Tokens per chunk. Default: all that fit the model after the "
-                     "document prompt.", show_default=False),
+        int | None,
+        typer.Option(
+            min=8,
+            help="Tokens per chunk. Default: all that fit the model after the document prompt.",
+            show_default=False,
+        ),
     ] = None,
-    overlap: Annotated[int, typer.Option(min=0, help="Tokens shared by neighbouring chunks.")]
-    = 32,
+    overlap: Annotated[int, typer.Option(min=0, help="Tokens shared by neighbouring chunks.")] = 32,
     batch_size: Annotated[int, typer.Option(min=1, help="Chunks per model batch.")] = 32,
     trust_remote_code: Annotated[
         bool, typer.Option(help="Allow models that run their own code (Nomic, Jina).")
@@ -178,14 +183,11 @@ def search(
     chunks: Annotated[
         bool, typer.Option("--chunks", help="Raw chunk hits instead of one hit per document.")
     ] = False,
-    rerank: Annotated[bool, typer.Option("--rerank", help="Rescore with a cross-encoder.")]
-    = False,
+    rerank: Annotated[bool, typer.Option("--rerank", help="Rescore with a cross-encoder.")] = False,
     rerank_model: Annotated[
         str, typer.Option(help="Cross-encoder: Hugging Face id or local folder.")
     ] = "cross-encoder/ms-marco-MiniLM-L6-v2",
-    candidates: Annotated[
-        int, typer.Option(min=1, help="Chunks the reranker rescores.")
-    ] = 50,
+    candidates: Annotated[int, typer.Option(min=1, help="Chunks the reranker rescores.")] = 50,
     fmt: FormatOption = None,
 ) -> None:
     """Search an index with the query prompt of its task."""
@@ -218,9 +220,7 @@ def search(
     vector = encode_queries(embedder, manifest, [query])[0]
     if reranker is not None:
         reranked = reranker.rerank(query, nearest_chunks(loaded, vector, max(candidates, k)))
-        hits = (
-            rank_hits(reranked, k) if chunks else best_per_document(reranked, k, "rerank_score")
-        )
+        hits = rank_hits(reranked, k) if chunks else best_per_document(reranked, k, "rerank_score")
     elif chunks:
         hits = nearest_chunks(loaded, vector, k)
     else:

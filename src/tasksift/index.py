@@ -167,7 +167,9 @@ def read_manifest(index_dir: Path) -> Manifest:
     except FileNotFoundError:
         raise CorruptIndexError(f"index sidecar missing: {sidecar}") from None
     except Exception as exc:
-        raise CorruptIndexError(f"index sidecar {sidecar} is unreadable: {_first_line(exc)}") from None
+        raise CorruptIndexError(
+            f"index sidecar {sidecar} is unreadable: {_first_line(exc)}"
+        ) from None
     if MANIFEST_KEY not in metadata:
         raise CorruptIndexError(f"{sidecar} carries no tasksift manifest")
     try:

@@ -23,8 +23,42 @@ from tasksift.search import Hit
 SNIPPET_CHARS = 240
 _WORD = re.compile(r"\w{3,}")
 _STOPWORDS = frozenset(
-    "the and for are was were with that this from what which how does why who when where "
-    "can could should would will into onto about your you our their there them then than".split()
+    [
+        "the",
+        "and",
+        "for",
+        "are",
+        "was",
+        "were",
+        "with",
+        "that",
+        "this",
+        "from",
+        "what",
+        "which",
+        "how",
+        "does",
+        "why",
+        "who",
+        "when",
+        "where",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "into",
+        "onto",
+        "about",
+        "your",
+        "you",
+        "our",
+        "their",
+        "there",
+        "them",
+        "then",
+        "than",
+    ]
 )
 
 
@@ -84,8 +118,14 @@ def write_hits(
     if fmt is OutputFormat.TABLE:
         console.print(hits_table(query, hits))
     elif fmt is OutputFormat.JSON:
-        out.write(json.dumps({"query": query, "results": [hit_record(h) for h in hits]},
-                             ensure_ascii=False, indent=2) + "\n")
+        out.write(
+            json.dumps(
+                {"query": query, "results": [hit_record(h) for h in hits]},
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n"
+        )
     elif fmt is OutputFormat.JSONL:
         for hit in hits:
             out.write(json.dumps(hit_record(hit), ensure_ascii=False) + "\n")
@@ -107,7 +147,7 @@ def hits_table(query: str, hits: list[Hit]) -> Table | Text:
     if reranked:
         table.add_column("rerank", justify="right", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)
-    table.add_column("document", style="cyan", overflow="fold", ratio=1)
+    table.add_column("document", style="cyan", overflow="fold", ratio=2)
     table.add_column("snippet", ratio=3)
     for hit in hits:
         text = Text(snippet(hit.text, terms))
@@ -132,7 +172,9 @@ def info_table(record: dict[str, Any]) -> Table:
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for key, value in _flatten(record):
-        table.add_row(key, repr(value) if isinstance(value, str) and "prompt" in key else str(value))
+        table.add_row(
+            key, repr(value) if isinstance(value, str) and "prompt" in key else str(value)
+        )
     return table
 
 
@@ -168,8 +210,13 @@ def models_table() -> Table:
 
 def models_records() -> list[dict[str, Any]]:
     return [
-        {"profile": name, "description": description, "patterns": patterns, "task": task.value,
-         **{f"prompts.{k}": v for k, v in asdict(prompts).items()}}
+        {
+            "profile": name,
+            "description": description,
+            "patterns": patterns,
+            "task": task.value,
+            **{f"prompts.{k}": v for k, v in asdict(prompts).items()},
+        }
         for name, description, patterns, task, prompts in describe_profiles()
     ]
 

@@ -104,6 +104,7 @@ def build_index(
         raise NoDocumentsError(_nothing_to_index(corpus, report))
 
     with _writer_lock(index_dir):
+        reporter.stage("loading model", None)
         embedder = load_embedder(options.model, trust_remote_code=options.trust_remote_code)
         prompts = resolve_prompts(
             embedder.name,

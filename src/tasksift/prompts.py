@@ -322,12 +322,12 @@ def resolve_prompts(
         )
 
     if task.symmetric:
-        if query_prompt is not None and document_prompt is not None:
-            if query_prompt != document_prompt:
-                raise InputError(
-                    f"task {task.value!r} uses one prompt for both sides; "
-                    "give --query-prompt and --document-prompt the same text, or only one"
-                )
+        both = query_prompt is not None and document_prompt is not None
+        if both and query_prompt != document_prompt:
+            raise InputError(
+                f"task {task.value!r} uses one prompt for both sides; "
+                "give --query-prompt and --document-prompt the same text, or only one"
+            )
         shared = query_prompt if query_prompt is not None else document_prompt
         if shared is not None:
             query = document = shared
@@ -352,5 +352,7 @@ def describe_profiles() -> list[tuple[str, str, str, Task, PromptSet]]:
         example = profile.patterns[0]
         for task in Task:
             prompts = resolve_prompts(example, task, profile_name=profile.name)
-            rows.append((profile.name, profile.description, ", ".join(profile.patterns), task, prompts))
+            rows.append(
+                (profile.name, profile.description, ", ".join(profile.patterns), task, prompts)
+            )
     return rows

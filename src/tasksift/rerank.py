@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from tasksift.errors import ModelLoadError
 from tasksift.search import Hit
-from tasksift.vectors import ModelSource, locate_in_hub_cache, loadable_target, quiet_transformers
+from tasksift.vectors import ModelSource, loadable_target, locate_in_hub_cache, quiet_transformers
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder

@@ -109,8 +109,10 @@ def nearest_chunks(index: LoadedIndex, vector: np.ndarray, count: int) -> list[H
         return []
     index.graph.set_ef(max(index.manifest.hnsw.ef, count))
     labels, distances = index.graph.knn_query(vector.reshape(1, -1), k=count)
-    return [_hit(index, int(label), 1.0 - float(distance), rank) for rank, (label, distance) in
-            enumerate(zip(labels[0], distances[0], strict=True), start=1)]
+    return [
+        _hit(index, int(label), 1.0 - float(distance), rank)
+        for rank, (label, distance) in enumerate(zip(labels[0], distances[0], strict=True), start=1)
+    ]
 
 
 def _hit(index: LoadedIndex, label: int, score: float, rank: int) -> Hit:
