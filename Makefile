@@ -26,12 +26,12 @@ demo: $(VENV)/.installed
 	-$(BIN)/tasksift search "why does my mayonnaise split" --index .demo-index --task clustering
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff format --check src tests $(wildcard bench)
 
 format: $(VENV)/.installed
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests $(wildcard bench)
+	$(BIN)/ruff check --fix src tests $(wildcard bench)
 
 test: lint
 	$(BIN)/python -m pytest
