@@ -27,10 +27,16 @@ class Result:
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
 
 
-def run_cli(*args: str | os.PathLike, cwd: Path | None = None, env: dict | None = None) -> Result:
+def run_cli(
+    *args: str | os.PathLike,
+    cwd: Path | None = None,
+    env: dict | None = None,
+    stdin: str | None = None,
+) -> Result:
     """Run ``tasksift`` as a real subprocess (stdout is a pipe, not a terminal)."""
     completed = subprocess.run(
         [sys.executable, "-m", "tasksift", *map(str, args)],
+        input=stdin if stdin is not None else "",
         capture_output=True,
         text=True,
         cwd=cwd,

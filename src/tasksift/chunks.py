@@ -41,13 +41,19 @@ class ChunkingConfig:
             )
 
 
+def untruncated(tokenizer: Tokenizer) -> Tokenizer:
+    """A private copy of ``tokenizer`` that neither truncates nor pads, to count tokens."""
+    copy = Tokenizer.from_str(tokenizer.to_str())
+    copy.no_truncation()
+    copy.no_padding()
+    return copy
+
+
 class Chunker:
     """Token-window chunking with a private, non-truncating copy of the model's tokenizer."""
 
     def __init__(self, tokenizer: Tokenizer, max_seq_length: int, document_prompt: str) -> None:
-        self._tokenizer = Tokenizer.from_str(tokenizer.to_str())
-        self._tokenizer.no_truncation()
-        self._tokenizer.no_padding()
+        self._tokenizer = untruncated(tokenizer)
         self.max_seq_length = max_seq_length
         self.document_prompt = document_prompt
         self._prompt_tokens = self.count_tokens(document_prompt, special=True)

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from tasksift import __version__
-from tasksift.errors import ExitCode, TasksiftError
+from tasksift.errors import ExitCode, InputError, PartialError, TasksiftError
 from tasksift.output import OutputFormat
 from tasksift.prompts import Task
+from tasksift.queries import Query, QueryFile, describe_skipped
+from tasksift.search import SearchRequest
+
+if TYPE_CHECKING:
+    from tasksift.search import Searcher
 
 app = typer.Typer(
     name="tasksift",
@@ -107,7 +112,13 @@ def _root(
 
 @app.command()
 def index(
-    directory: Annotated[Path, typer.Argument(help="Folder of documents to index.")],
+    corpus: Annotated[
+        Path,
+        typer.Argument(
+            metavar="CORPUS",
+            help="Folder of documents, or a BEIR-style corpus.jsonl[.gz] (_id, title, text).",
+        ),
+    ],
     index_path: IndexPath = None,
     task: Annotated[
         Task, typer.Option("--task", "-t", help="Task the prompts are chosen for.")
@@ -140,11 +151,12 @@ def index(
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
-    """Index the text documents under DIRECTORY for a task."""
+    """Index the text documents of CORPUS (a folder or a .jsonl[.gz] file) for a task."""
     from tasksift.pipeline import IndexOptions, build_index
     from tasksift.progress import reporter_for
 
-    target = index_path if index_path is not None else directory / ".tasksift"
+    default_home = corpus.parent if corpus.is_file() else corpus
+    target = index_path if index_path is not None else default_home / ".tasksift"
     options = IndexOptions(
         model=model,
         task=task,
@@ -159,7 +171,7 @@ def index(
     )
     show = not quiet and _stdout_is_terminal() and stderr.is_terminal
     with reporter_for(stderr, show=show, warnings=not quiet) as reporter:
-        summary = build_index(directory, target, options, reporter)
+        summary = build_index(corpus, target, options, reporter)
     typer.echo(
         f"indexed {summary.documents} documents, {summary.chunks} chunks, "
         f"{summary.skipped} skipped in {summary.seconds:.1f} s "
@@ -170,11 +182,62 @@ def index(
 # ----------------------------------------------------------------- search
 
 
+RerankOption = Annotated[
+    bool, typer.Option("--rerank", help="Rescore the nearest chunks with a cross-encoder.")
+]
+RerankModel = Annotated[str, typer.Option(help="Cross-encoder: Hugging Face id or local folder.")]
+Candidates = Annotated[int, typer.Option(min=1, help="Chunks the reranker rescores per query.")]
+QueriesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--queries",
+        "-Q",
+        help="File of queries (- for stdin): one a line, id<TAB>query, or JSON Lines with _id "
+        "and text.",
+        show_default=False,
+    ),
+]
+DEFAULT_RERANKER = "cross-encoder/ms-marco-MiniLM-L6-v2"
+
+
+def _open_searcher(
+    index_path: Path | None,
+    request: SearchRequest,
+    rerank: bool,
+    rerank_model: str,
+    candidates: int,
+) -> Searcher:
+    from tasksift.index import find_index
+    from tasksift.search import Searcher
+
+    return Searcher.open(
+        find_index(index_path), request, rerank_model if rerank else None, candidates
+    )
+
+
+def _usable_queries(searcher: Searcher, batch: QueryFile) -> list[Query]:
+    """Queries that fit the model; the others join ``batch.problems``, which are reported."""
+    usable = []
+    for query in batch.queries:
+        tokens = searcher.overlong(query.text)
+        if tokens is None:
+            usable.append(query)
+        else:
+            limit = searcher.manifest.model.max_seq_length
+            batch.problems.append(f"line {query.line}: query of {tokens} tokens (at most {limit})")
+    for problem in sorted(batch.problems, key=lambda p: int(p.split()[1].rstrip(":"))):
+        stderr.print(f"[yellow]skipped[/] {escape(problem)}", soft_wrap=True)
+    return usable
+
+
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="What to search for.")],
+    query: Annotated[
+        str | None, typer.Argument(help="What to search for.", show_default=False)
+    ] = None,
+    queries_file: QueriesOption = None,
     index_path: IndexPath = None,
-    k: Annotated[int, typer.Option("-k", "--top", min=1, help="Results to return.")] = 10,
+    k: Annotated[int, typer.Option("-k", "--top", min=1, help="Results per query.")] = 10,
     task: TaskOption = None,
     model: ModelOption = None,
     query_prompt: QueryPrompt = None,
@@ -183,50 +246,99 @@ def search(
     chunks: Annotated[
         bool, typer.Option("--chunks", help="Raw chunk hits instead of one hit per document.")
     ] = False,
-    rerank: Annotated[bool, typer.Option("--rerank", help="Rescore with a cross-encoder.")] = False,
-    rerank_model: Annotated[
-        str, typer.Option(help="Cross-encoder: Hugging Face id or local folder.")
-    ] = "cross-encoder/ms-marco-MiniLM-L6-v2",
-    candidates: Annotated[int, typer.Option(min=1, help="Chunks the reranker rescores.")] = 50,
+    rerank: RerankOption = False,
+    rerank_model: RerankModel = DEFAULT_RERANKER,
+    candidates: Candidates = 50,
     fmt: FormatOption = None,
 ) -> None:
-    """Search an index with the query prompt of its task."""
-    from tasksift.index import find_index, load_index, read_manifest
-    from tasksift.output import choose_format, write_hits
-    from tasksift.search import (
-        SearchRequest,
-        best_per_document,
-        check_request,
-        encode_queries,
-        load_query_embedder,
-        nearest_chunks,
-        rank_hits,
-        top_documents,
-    )
+    """Search an index with the query prompt of its task: one QUERY, or a file of them."""
+    from tasksift.output import choose_format, write_batch, write_hits
+    from tasksift.queries import read_queries
 
-    if not query.strip():
+    if (query is None) == (queries_file is None):
+        raise typer.BadParameter("give either a QUERY or --queries FILE")
+    if query is not None and not query.strip():
         raise typer.BadParameter("the query is empty", param_hint="QUERY")
-    index_dir = find_index(index_path)
-    manifest = read_manifest(index_dir)
+    batch = read_queries(queries_file) if queries_file is not None else None
     request = SearchRequest(task, model, query_prompt, document_prompt, instruction)
-    check_request(manifest, request, index_dir)
-    loaded = load_index(index_dir, manifest)
-    reranker = None
-    if rerank:
-        from tasksift.rerank import load_reranker
-
-        reranker = load_reranker(rerank_model)
-    embedder = load_query_embedder(manifest)
-    vector = encode_queries(embedder, manifest, [query])[0]
-    if reranker is not None:
-        reranked = reranker.rerank(query, nearest_chunks(loaded, vector, max(candidates, k)))
-        hits = rank_hits(reranked, k) if chunks else best_per_document(reranked, k, "rerank_score")
-    elif chunks:
-        hits = nearest_chunks(loaded, vector, k)
-    else:
-        hits = top_documents(loaded, vector, k)
+    searcher = _open_searcher(index_path, request, rerank, rerank_model, candidates)
     out_format = choose_format(fmt, _stdout_is_terminal())
-    write_hits(sys.stdout, Console(), query, hits, out_format)
+    if batch is None:
+        tokens = searcher.overlong(query)
+        if tokens is not None:
+            raise InputError(
+                f"the query is {tokens} tokens with its prompt; the model reads at most "
+                f"{searcher.manifest.model.max_seq_length}: shorten it"
+            )
+        hits = searcher.search([query], k, chunks=chunks)[0]
+        write_hits(sys.stdout, Console(), query, hits, out_format)
+        return
+    usable = _usable_queries(searcher, batch)
+    results = searcher.search([q.text for q in usable], k, chunks=chunks) if usable else []
+    triples = [(q.qid, q.text, hits) for q, hits in zip(usable, results, strict=True)]
+    write_batch(sys.stdout, Console(), triples, out_format)
+    if batch.problems:
+        raise PartialError(f"{describe_skipped(batch.problems)}; the others were answered")
+
+
+# ----------------------------------------------------------------- eval
+
+
+@app.command(name="eval")
+def evaluate(
+    queries_file: Annotated[
+        str, typer.Option("--queries", "-Q", help="Queries (as for search --queries).")
+    ],
+    qrels: Annotated[
+        Path, typer.Option(help="Judgments: TREC (qid 0 docid rel) or BEIR TSV with header.")
+    ],
+    index_path: IndexPath = None,
+    k: Annotated[int, typer.Option("-k", min=1, help="Cutoff of nDCG@k and MRR@k.")] = 10,
+    depth: Annotated[
+        int, typer.Option(min=1, help="Documents retrieved per query (Recall@depth, MAP).")
+    ] = 100,
+    exact: Annotated[
+        bool, typer.Option("--exact", help="Also run exact cosine search, and compare.")
+    ] = False,
+    task: TaskOption = None,
+    model: ModelOption = None,
+    rerank: RerankOption = False,
+    rerank_model: RerankModel = DEFAULT_RERANKER,
+    candidates: Candidates = 100,
+    fmt: FormatOption = None,
+) -> None:
+    """Measure retrieval quality against relevance judgments (nDCG, MRR, Recall, MAP)."""
+    import json
+
+    from tasksift.evaluate import judged_queries, measure, overlap_at_k, to_run
+    from tasksift.output import choose_format, eval_table
+    from tasksift.queries import read_qrels, read_queries
+
+    judgments = read_qrels(qrels)
+    batch = read_queries(queries_file)
+    request = SearchRequest(task, model)
+    searcher = _open_searcher(index_path, request, rerank, rerank_model, max(candidates, depth))
+    usable = _usable_queries(searcher, batch)
+    qids = judged_queries([q.qid for q in usable], judgments)
+    if not qids:
+        raise InputError("none of the queries has a relevant document in the judgments")
+    texts = [q.text for q in usable if q.qid in set(qids)]
+    run = to_run(qids, searcher.search(texts, depth))
+    rows = [measure("reranked" if rerank else "ANN (hnsw)", run, judgments, qids, k, depth)]
+    report: dict[str, object] = {"queries": len(qids), "k": k, "depth": depth}
+    if exact:
+        exact_run = to_run(qids, searcher.search(texts, depth, exact=True))
+        rows.append(measure("exact", exact_run, judgments, qids, k, depth))
+        dense = run
+        if rerank:
+            searcher.reranker = None
+            dense = to_run(qids, searcher.search(texts, depth))
+        report[f"ann_recall@{k}_vs_exact"] = overlap_at_k(dense, exact_run, k)
+    report["runs"] = {row.name: row.measures for row in rows}
+    if choose_format(fmt, _stdout_is_terminal()) is OutputFormat.TABLE:
+        Console().print(eval_table(rows, report))
+    else:
+        typer.echo(json.dumps(report, indent=2))
 
 
 # ----------------------------------------------------------------- info, models
@@ -275,6 +387,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         result = app(args=argv, prog_name="tasksift", standalone_mode=False)
         code = result if isinstance(result, int) else ExitCode.OK
+    except PartialError as exc:
+        stderr.print(f"[yellow]warning:[/] {escape(str(exc))}", soft_wrap=True)
+        code = exc.exit_code
     except TasksiftError as exc:
         _print_error(str(exc))
         code = exc.exit_code

@@ -7,6 +7,8 @@ on. Nothing heavy is imported here.
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ import pathspec
 from tasksift.errors import InputError
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".text"})
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
 _SNIFF_BYTES = 8192
 
 
@@ -154,3 +157,57 @@ def read_directory(
         document = read_document(path, root, report)
         if document is not None:
             yield document
+
+
+def is_jsonl_corpus(path: Path) -> bool:
+    return path.name.lower().endswith(JSONL_SUFFIXES)
+
+
+def _open_jsonl(path: Path) -> Iterator[bytes]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            yield from handle
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+
+
+def jsonl_document(line: bytes, number: int, report: ReadReport) -> Document | None:
+    """One BEIR-style corpus line (``_id``, ``title``, ``text``); None when it is skipped.
+
+    Title and text are embedded together, as BEIR and MTEB do: ``title + " " + text``.
+    """
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+        doc_id = str(record["_id"])
+        title = str(record.get("title") or "").strip()
+        body = str(record.get("text") or "")
+    except (ValueError, KeyError, TypeError) as exc:
+        report.unreadable += 1
+        reason = "no _id" if isinstance(exc, KeyError) else "not a JSON object"
+        report.warnings.append(f"skipped line {number}: {reason}")
+        return None
+    text = f"{title} {body}" if title else body
+    if not text.strip():
+        report.empty += 1
+        return None
+    return Document(doc_id, text, size=len(line))
+
+
+def read_jsonl_corpus(path: Path, report: ReadReport) -> Iterator[Document]:
+    """Every document of a ``.jsonl`` or ``.jsonl.gz`` corpus; a repeated ``_id`` is skipped."""
+    if not path.is_file():
+        raise InputError(f"corpus file not found: {path}")
+    seen: set[str] = set()
+    for number, line in enumerate(_open_jsonl(path), start=1):
+        document = jsonl_document(line, number, report)
+        if document is None:
+            continue
+        if document.doc_id in seen:
+            report.unreadable += 1
+            report.warnings.append(f"skipped line {number}: repeated _id {document.doc_id!r}")
+            continue
+        seen.add(document.doc_id)
+        yield document

@@ -68,3 +68,9 @@ class IndexLockedError(TasksiftError):
 
 class IndexWriteError(TasksiftError):
     """Writing the index failed (disk full, permission denied); the old index is intact."""
+
+
+class PartialError(TasksiftError):
+    """The run finished, but some inputs were skipped (each already reported)."""
+
+    exit_code = ExitCode.PARTIAL

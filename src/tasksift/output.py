@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from enum import Enum
 from typing import IO, Any
+from urllib.parse import quote
 
 from rich.console import Console
 from rich.table import Table
@@ -67,6 +68,7 @@ class OutputFormat(str, Enum):
     JSON = "json"
     JSONL = "jsonl"
     TSV = "tsv"
+    TREC = "trec"
 
 
 def choose_format(requested: OutputFormat | None, stdout_is_terminal: bool) -> OutputFormat:
@@ -129,12 +131,49 @@ def write_hits(
     elif fmt is OutputFormat.JSONL:
         for hit in hits:
             out.write(json.dumps(hit_record(hit), ensure_ascii=False) + "\n")
+    elif fmt is OutputFormat.TREC:
+        write_batch(out, console, [("1", query, hits)], fmt)
     else:
         for hit in hits:
             fields = [hit.rank, hit.doc_id, f"{hit.score:.6f}", hit.start, hit.end]
             if hit.rerank_score is not None:
                 fields.append(f"{hit.rerank_score:.6f}")
             out.write("\t".join(str(f) for f in fields) + "\n")
+
+
+def final_score(hit: Hit) -> float:
+    """The score a hit is ranked by: the reranker's when there is one."""
+    return hit.rerank_score if hit.rerank_score is not None else hit.score
+
+
+def trec_docid(doc_id: str) -> str:
+    """TREC run files are whitespace-separated: escape whitespace in ids."""
+    return quote(doc_id, safe="/:@!$&'()*+,;=-._~") if any(c.isspace() for c in doc_id) else doc_id
+
+
+def _query_record(qid: str, query: str, hits: list[Hit]) -> dict[str, Any]:
+    return {"id": qid, "query": query, "results": [hit_record(h) for h in hits]}
+
+
+def write_batch(
+    out: IO[str], console: Console, results: list[tuple[str, str, list[Hit]]], fmt: OutputFormat
+) -> None:
+    """Results of several queries, given as (query id, query text, hits)."""
+    for qid, query, hits in results:
+        if fmt is OutputFormat.TABLE:
+            console.print(hits_table(f"{qid}: {query}", hits))
+        elif fmt is OutputFormat.JSON:
+            out.write(json.dumps(_query_record(qid, query, hits), ensure_ascii=False, indent=2))
+            out.write("\n")
+        elif fmt is OutputFormat.JSONL:
+            out.write(json.dumps(_query_record(qid, query, hits), ensure_ascii=False) + "\n")
+        elif fmt is OutputFormat.TSV:
+            for hit in hits:
+                out.write(f"{qid}\t{hit.rank}\t{hit.doc_id}\t{final_score(hit):.6f}\n")
+        else:
+            for hit in hits:
+                docid = trec_docid(hit.doc_id)
+                out.write(f"{qid} Q0 {docid} {hit.rank} {final_score(hit):.6f} tasksift\n")
 
 
 def hits_table(query: str, hits: list[Hit]) -> Table | Text:
@@ -155,7 +194,8 @@ def hits_table(query: str, hits: list[Hit]) -> Table | Text:
         cells: list[Any] = [str(hit.rank)]
         if reranked:
             cells.append(f"{hit.rerank_score:.3f}")
-        cells += [f"{hit.score:.3f}", f"{hit.path}\n[dim]chars {hit.start}-{hit.end}[/]", text]
+        where = hit.doc_id if hit.doc_id == hit.path else f"{hit.doc_id}\n[dim]{hit.path}[/]"
+        cells += [f"{hit.score:.3f}", f"{where}\n[dim]chars {hit.start}-{hit.end}[/]", text]
         table.add_row(*cells)
     return table
 
@@ -224,3 +264,18 @@ def models_records() -> list[dict[str, Any]]:
 def _describe_side(prompt: str, adapter: str | None) -> str:
     shown = repr(prompt) if prompt else "[dim](none)[/]"
     return f"{shown}\n[dim]adapter: {adapter}[/]" if adapter else shown
+
+
+def eval_table(rows: list[Any], report: dict[str, Any]) -> Table:
+    """Evaluation rows (one per run) as percentages, with the ANN-vs-exact overlap."""
+    names = list(rows[0].measures)
+    table = Table(title=f"{report['queries']} judged queries", title_justify="left")
+    table.add_column("run", style="bold")
+    for name in names:
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(row.name, *(f"{100 * row.measures[n]:.2f}" for n in names))
+    overlap = [key for key in report if key.startswith("ann_recall@")]
+    if overlap:
+        table.caption = f"ANN recall@{report['k']} against exact search: {report[overlap[0]]:.4f}"
+    return table

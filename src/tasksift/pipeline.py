@@ -19,7 +19,14 @@ from typing import Protocol
 import numpy as np
 
 from tasksift.chunks import Chunk, Chunker, ChunkingConfig
-from tasksift.documents import Document, ReadReport, iter_text_files, read_document
+from tasksift.documents import (
+    Document,
+    ReadReport,
+    is_jsonl_corpus,
+    iter_text_files,
+    read_document,
+    read_jsonl_corpus,
+)
 from tasksift.errors import IndexLockedError, InputError, NoDocumentsError
 from tasksift.index import (
     CHUNK_COLUMNS,
@@ -144,7 +151,8 @@ def build_index(
             chunks=len(chunks),
             corpus_root=str(corpus.resolve()),
         )
-        write_generation(index_dir, manifest, _rows(documents, chunks), graph)
+        source = corpus.name if corpus.is_file() else None
+        write_generation(index_dir, manifest, _rows(documents, chunks, source), graph)
     return IndexSummary(
         index_dir=index_dir,
         documents=len(documents),
@@ -158,10 +166,18 @@ def build_index(
 def _read_corpus(
     corpus: Path, index_dir: Path, report: ReadReport, reporter: Reporter
 ) -> list[Document]:
+    """All documents of a corpus folder or JSON Lines file, before any model is loaded."""
     if not corpus.exists():
-        raise InputError(f"corpus directory not found: {corpus}")
+        raise InputError(f"corpus not found: {corpus}")
+    if corpus.is_file() and is_jsonl_corpus(corpus):
+        reporter.stage("reading corpus", None)
+        documents = []
+        for document in read_jsonl_corpus(corpus, report):
+            documents.append(document)
+            reporter.advance(1)
+        return documents
     if not corpus.is_dir():
-        raise InputError(f"not a directory: {corpus}")
+        raise InputError(f"not a directory or a .jsonl/.jsonl.gz corpus: {corpus}")
     files = list(iter_text_files(corpus, exclude=(index_dir,)))
     reporter.stage("reading files", len(files))
     documents = []
@@ -227,7 +243,10 @@ def embed_chunks(
     return vectors
 
 
-def _rows(documents: Sequence[Document], chunks: Sequence[Chunk]) -> dict[str, list]:
+def _rows(
+    documents: Sequence[Document], chunks: Sequence[Chunk], source_path: str | None
+) -> dict[str, list]:
+    """Sidecar columns; ``source_path`` is the corpus file when documents are its lines."""
     by_id = {d.doc_id: d for d in documents}
     digests = {d.doc_id: hashlib.sha256(d.text.encode()).hexdigest() for d in documents}
     rows: dict[str, list] = {name: [] for name in CHUNK_COLUMNS}
@@ -235,7 +254,7 @@ def _rows(documents: Sequence[Document], chunks: Sequence[Chunk]) -> dict[str, l
         document = by_id[chunk.doc_id]
         rows["label"].append(label)
         rows["doc_id"].append(chunk.doc_id)
-        rows["path"].append(chunk.doc_id)
+        rows["path"].append(source_path or chunk.doc_id)
         rows["ordinal"].append(chunk.ordinal)
         rows["start"].append(chunk.start)
         rows["end"].append(chunk.end)

@@ -6,15 +6,23 @@ search whose task, model or prompts are not the index's.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tasksift.chunks import untruncated
 from tasksift.errors import MismatchError
-from tasksift.index import LoadedIndex, Manifest
+from tasksift.index import LoadedIndex, Manifest, load_index, read_manifest
 from tasksift.prompts import Task, find_profile
 from tasksift.vectors import Embedder, canonical_model_name, load_embedder
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+    from tasksift.rerank import Reranker
 
 
 @dataclass(frozen=True)
@@ -101,18 +109,7 @@ def encode_queries(embedder: Embedder, manifest: Manifest, queries: list[str]) -
     return embedder.encode(queries, prompts.query, adapter=prompts.query_adapter)
 
 
-def nearest_chunks(index: LoadedIndex, vector: np.ndarray, count: int) -> list[Hit]:
-    """The ``count`` chunks nearest to ``vector``, best first."""
-    total = index.manifest.chunks
-    count = min(count, total)
-    if count == 0:
-        return []
-    index.graph.set_ef(max(index.manifest.hnsw.ef, count))
-    labels, distances = index.graph.knn_query(vector.reshape(1, -1), k=count)
-    return [
-        _hit(index, int(label), 1.0 - float(distance), rank)
-        for rank, (label, distance) in enumerate(zip(labels[0], distances[0], strict=True), start=1)
-    ]
+_HIT_COLUMNS = ("doc_id", "path", "ordinal", "start", "end", "text")
 
 
 def _hit(index: LoadedIndex, label: int, score: float, rank: int) -> Hit:
@@ -120,7 +117,20 @@ def _hit(index: LoadedIndex, label: int, score: float, rank: int) -> Hit:
     return Hit(rank=rank, score=score, label=label, **row)
 
 
-_HIT_COLUMNS = ("doc_id", "path", "ordinal", "start", "end", "text")
+def nearest_chunks(index: LoadedIndex, vectors: np.ndarray, count: int) -> list[list[Hit]]:
+    """For each query vector, the ``count`` nearest chunks, best first (one hnswlib call)."""
+    count = min(count, index.manifest.chunks)
+    if count == 0:
+        return [[] for _ in range(len(vectors))]
+    index.graph.set_ef(max(index.manifest.hnsw.ef, count))
+    labels, distances = index.graph.knn_query(np.atleast_2d(vectors), k=count)
+    return [
+        [
+            _hit(index, int(label), 1.0 - float(distance), rank)
+            for rank, (label, distance) in enumerate(zip(row_l, row_d, strict=True), start=1)
+        ]
+        for row_l, row_d in zip(labels, distances, strict=True)
+    ]
 
 
 def best_per_document(hits: list[Hit], k: int, key: str = "score") -> list[Hit]:
@@ -132,22 +142,113 @@ def best_per_document(hits: list[Hit], k: int, key: str = "score") -> list[Hit]:
     return [replace(hit, rank=rank) for rank, hit in enumerate(ranked, start=1)]
 
 
-def top_documents(index: LoadedIndex, vector: np.ndarray, k: int) -> list[Hit]:
-    """The top ``k`` documents, each represented by its best chunk.
+def top_documents(index: LoadedIndex, vectors: np.ndarray, k: int) -> list[list[Hit]]:
+    """For each query vector, the top ``k`` documents, each as its best chunk.
 
-    Fetches more chunks than ``k`` (a document may own several of the nearest), widening
-    the search until ``k`` distinct documents are found or the index is exhausted.
+    Fetches more chunks than ``k`` (a document may own several of the nearest) and widens
+    the search, for the queries that need it, until ``k`` distinct documents are found or
+    the index is exhausted.
     """
     total = index.manifest.chunks
     count = min(total, max(4 * k, 50))
-    while True:
-        hits = nearest_chunks(index, vector, count)
-        documents = best_per_document(hits, k)
-        if len(documents) >= k or count >= total:
-            return documents
+    results = [best_per_document(h, k) for h in nearest_chunks(index, vectors, count)]
+    while count < total:
+        short = [i for i, docs in enumerate(results) if len(docs) < k]
+        if not short:
+            break
         count = min(total, count * 4)
+        for i, hits in zip(short, nearest_chunks(index, vectors[short], count), strict=True):
+            results[i] = best_per_document(hits, k)
+    return results
 
 
 def rank_hits(hits: list[Hit], k: int) -> list[Hit]:
     """Top ``k`` chunk hits, renumbered."""
     return [replace(hit, rank=rank) for rank, hit in enumerate(hits[:k], start=1)]
+
+
+def exact_top_documents(index: LoadedIndex, vectors: np.ndarray, k: int) -> list[list[Hit]]:
+    """Like :func:`top_documents`, by brute-force cosine over every stored vector."""
+    total = index.manifest.chunks
+    stored = np.asarray(index.graph.get_items(np.arange(total)), dtype=np.float32)
+    doc_ids = np.asarray(index.rows.column("doc_id").to_pylist(), dtype=object)
+    names, codes = np.unique(doc_ids, return_inverse=True)
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+    results = []
+    for vector in np.atleast_2d(vectors):
+        scores = stored @ vector
+        per_doc = np.maximum.reduceat(scores[order], starts)
+        top = np.argsort(-per_doc, kind="stable")[:k]
+        hits = []
+        for rank, doc in enumerate(top, start=1):
+            segment = order[starts[doc] : starts[doc + 1] if doc + 1 < len(starts) else None]
+            label = int(segment[np.argmax(scores[segment])])
+            hits.append(_hit(index, label, float(scores[label]), rank))
+        results.append(hits)
+    return results
+
+
+@dataclass
+class Searcher:
+    """An index opened for searching: manifest checked, graph loaded, models ready."""
+
+    index: LoadedIndex
+    embedder: Embedder
+    reranker: Reranker | None = None
+    candidates: int = 50
+
+    @classmethod
+    def open(
+        cls,
+        index_dir: Path,
+        request: SearchRequest,
+        rerank_model: str | None = None,
+        candidates: int = 50,
+    ) -> Searcher:
+        """Refuse a mismatched request first, then load the index, reranker and model."""
+        manifest = read_manifest(index_dir)
+        check_request(manifest, request, index_dir)
+        index = load_index(index_dir, manifest)
+        reranker = None
+        if rerank_model is not None:
+            from tasksift.rerank import load_reranker
+
+            reranker = load_reranker(rerank_model)
+        return cls(index, load_query_embedder(manifest), reranker, candidates)
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.index.manifest
+
+    @functools.cached_property
+    def _counter(self) -> Tokenizer:
+        return untruncated(self.embedder.tokenizer)
+
+    def overlong(self, query: str) -> int | None:
+        """The query's token count when it would not fit the model whole, else None."""
+        prompt = self.manifest.prompts.query
+        tokens = len(self._counter.encode(prompt + query).ids)
+        return tokens if tokens > self.manifest.model.max_seq_length else None
+
+    def encode(self, queries: list[str]) -> np.ndarray:
+        return encode_queries(self.embedder, self.manifest, queries)
+
+    def search(
+        self, queries: list[str], k: int, chunks: bool = False, exact: bool = False
+    ) -> list[list[Hit]]:
+        """Results for each query: top ``k`` documents (or chunks with ``chunks``)."""
+        vectors = self.encode(queries)
+        if self.reranker is not None:
+            pools = nearest_chunks(self.index, vectors, max(self.candidates, k))
+            reranked = [
+                self.reranker.rerank(q, pool) for q, pool in zip(queries, pools, strict=True)
+            ]
+            if chunks:
+                return [rank_hits(hits, k) for hits in reranked]
+            return [best_per_document(hits, k, "rerank_score") for hits in reranked]
+        if chunks:
+            return [rank_hits(hits, k) for hits in nearest_chunks(self.index, vectors, k)]
+        if exact:
+            return exact_top_documents(self.index, vectors, k)
+        return top_documents(self.index, vectors, k)
