@@ -1,0 +1,79 @@
+"""Query speed on SciFact: batch throughput, and one search as a new process.
+
+    python bench/queries.py [--index PATH] [--runs 5]
+
+Batch: the 300 SciFact queries through the search pipeline in this process, index and
+model loading excluded (target >= 100 queries/s on a 2-core machine). Single: the median
+wall time of `tasksift search "..."` as a new process, beside the median time of
+`python -c "import sentence_transformers"` measured in the same run, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from common import (
+    DEFAULT_INDEX,
+    QUERIES,
+    TASKSIFT,
+    ensure_index,
+    median_wall,
+    require_scifact,
+    row,
+    run_timed,
+    self_peak_mib,
+)
+
+BATCH_TARGET = 100.0
+
+
+def batch_throughput(index: Path, k: int) -> tuple[float, int]:
+    from tasksift.search import Searcher, SearchRequest
+
+    texts = [json.loads(line)["text"] for line in QUERIES.read_text().splitlines()]
+    searcher = Searcher.open(index, SearchRequest())
+    searcher.search(texts[:8], k)  # warm up
+    began = time.perf_counter()
+    searcher.search(texts, k)
+    return len(texts) / (time.perf_counter() - began), len(texts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, default=DEFAULT_INDEX)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("-k", type=int, default=10)
+    args = parser.parse_args()
+    require_scifact()
+    ensure_index(args.index)
+
+    single = [*TASKSIFT, "search", "vitamin D and bone density", "--index", str(args.index)]
+    search_median, search_times = median_wall(single, args.runs)
+    import_median, _ = median_wall(
+        [sys.executable, "-c", "import sentence_transformers"], args.runs
+    )
+    peak = run_timed(single).peak_rss_mib
+    batch_job = [*TASKSIFT, "search", "--queries", str(QUERIES), "--index", str(args.index)]
+    whole_batch = run_timed(batch_job)
+
+    rate, count = batch_throughput(args.index, args.k)
+    row(
+        f"batch: {count} queries/s (loading excluded)",
+        f"{rate:.0f}  (target >= {BATCH_TARGET:.0f})",
+    )
+    row("batch: whole `search --queries` process s", f"{whole_batch.seconds:.2f}")
+    row("batch: peak RSS MiB (this process)", f"{self_peak_mib():.0f}")
+    row(f"single search, new process, median of {args.runs} s", f"{search_median:.3f}")
+    row("  runs", ", ".join(f"{t:.2f}" for t in search_times))
+    row("  peak RSS MiB", f"{peak:.0f}")
+    row("import sentence_transformers, median s", f"{import_median:.3f}")
+    row("ratio single search / import", f"{search_median / import_median:.3f}")
+    return 0 if rate >= BATCH_TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
