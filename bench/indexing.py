@@ -38,6 +38,9 @@ def main() -> int:
     indexed = ensure_index(args.index, rebuild=True)
     texts, manifest = _chunks(args.index)
 
+    from tasksift.vectors import quiet_transformers
+
+    quiet_transformers()
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(manifest["model"]["path"], device="cpu")

@@ -184,6 +184,7 @@ def test_disk_full_during_the_write_keeps_the_previous_index(
     def full_disk(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    (corpus / "new.txt").write_text("A new note, so that the update has something to write.")
     monkeypatch.setattr(pq, "write_table", full_disk)
     result = invoke(capsys, "index", corpus, "--index", index, "-q")
     assert_one_line_error(result)

@@ -205,13 +205,13 @@ def test_exact_search_equals_brute_force(built_index: Path) -> None:
     import numpy as np
 
     from tasksift.index import load_index
-    from tasksift.search import exact_top_documents
+    from tasksift.search import exact_search
 
     index = load_index(built_index)
     stored = np.asarray(index.graph.get_items(list(range(index.manifest.chunks))))
     query = stored[3] + 0.5 * stored[7]
     query /= np.linalg.norm(query)
-    hits = exact_top_documents(index, query[None, :], 5)[0]
+    hits = exact_search(index, query[None, :], 5)[0]
     scores = stored @ query
     doc_ids = index.rows.column("doc_id").to_pylist()
     best: dict[str, float] = {}

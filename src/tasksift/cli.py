@@ -20,7 +20,7 @@ from tasksift.errors import ExitCode, InputError, PartialError, TasksiftError
 from tasksift.output import OutputFormat
 from tasksift.prompts import Task
 from tasksift.queries import Query, QueryFile, describe_skipped
-from tasksift.search import SearchRequest
+from tasksift.search import DocumentFilter, SearchRequest
 
 if TYPE_CHECKING:
     from tasksift.search import Searcher
@@ -121,11 +121,23 @@ def index(
     ],
     index_path: IndexPath = None,
     task: Annotated[
-        Task, typer.Option("--task", "-t", help="Task the prompts are chosen for.")
-    ] = Task.RETRIEVAL,
+        Task | None,
+        typer.Option(
+            "--task",
+            "-t",
+            help="Task the prompts are chosen for. New index: retrieval.",
+            show_default=False,
+        ),
+    ] = None,
     model: Annotated[
-        str, typer.Option("--model", "-m", help="all-MiniLM-L6-v2, a Hugging Face id or a folder.")
-    ] = "all-MiniLM-L6-v2",
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="all-MiniLM-L6-v2 (new index default), a Hugging Face id or a local folder.",
+            show_default=False,
+        ),
+    ] = None,
     query_prompt: QueryPrompt = None,
     document_prompt: DocumentPrompt = None,
     instruction: Instruction = None,
@@ -144,14 +156,30 @@ def index(
             show_default=False,
         ),
     ] = None,
-    overlap: Annotated[int, typer.Option(min=0, help="Tokens shared by neighbouring chunks.")] = 32,
+    overlap: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Tokens shared by neighbouring chunks. New index: 32.", show_default=False
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Chunks per model batch.")] = 32,
     trust_remote_code: Annotated[
         bool, typer.Option(help="Allow models that run their own code (Nomic, Jina).")
     ] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Build from scratch, with new settings if given.")
+    ] = False,
+    checkpoint_every: Annotated[
+        int,
+        typer.Option(min=1, help="Commit the new vectors every this many documents."),
+    ] = 256,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
-    """Index the text documents of CORPUS (a folder or a .jsonl[.gz] file) for a task."""
+    """Index CORPUS (a folder or a .jsonl[.gz] file) for a task, or update its index.
+
+    On an existing index only new and changed documents are embedded and removed ones are
+    dropped; the settings are the index's, and asking for others needs --rebuild.
+    """
     from tasksift.pipeline import IndexOptions, build_index
     from tasksift.progress import reporter_for
 
@@ -168,14 +196,17 @@ def index(
         overlap=overlap,
         trust_remote_code=trust_remote_code,
         batch_size=batch_size,
+        rebuild=rebuild,
+        checkpoint_documents=checkpoint_every,
     )
     show = not quiet and _stdout_is_terminal() and stderr.is_terminal
     with reporter_for(stderr, show=show, warnings=not quiet) as reporter:
-        summary = build_index(corpus, target, options, reporter)
+        s = build_index(corpus, target, options, reporter)
     typer.echo(
-        f"indexed {summary.documents} documents, {summary.chunks} chunks, "
-        f"{summary.skipped} skipped in {summary.seconds:.1f} s "
-        f"({summary.chunks_per_second:.1f} chunks/s) -> {summary.index_dir}"
+        f"indexed {s.documents} documents ({s.added} added, {s.changed} changed, {s.removed} "
+        f"removed, {s.unchanged} unchanged), {s.chunks} chunks, {s.embedded} embedded, "
+        f"{s.skipped} skipped in {s.seconds:.1f} s ({s.chunks_per_second:.1f} chunks/s) "
+        f"-> {s.index_dir}"
     )
 
 
@@ -246,6 +277,22 @@ def search(
     chunks: Annotated[
         bool, typer.Option("--chunks", help="Raw chunk hits instead of one hit per document.")
     ] = False,
+    path_globs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--path",
+            help="Only documents whose path matches this glob (repeatable; * spans /).",
+            show_default=False,
+        ),
+    ] = None,
+    types: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--type",
+            help="Only documents with this extension, e.g. md (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
     rerank: RerankOption = False,
     rerank_model: RerankModel = DEFAULT_RERANKER,
     candidates: Candidates = 50,
@@ -262,6 +309,7 @@ def search(
     batch = read_queries(queries_file) if queries_file is not None else None
     request = SearchRequest(task, model, query_prompt, document_prompt, instruction)
     searcher = _open_searcher(index_path, request, rerank, rerank_model, candidates)
+    where = DocumentFilter(tuple(path_globs or ()), tuple(types or ()))
     out_format = choose_format(fmt, _stdout_is_terminal())
     if batch is None:
         tokens = searcher.overlong(query)
@@ -270,11 +318,12 @@ def search(
                 f"the query is {tokens} tokens with its prompt; the model reads at most "
                 f"{searcher.manifest.model.max_seq_length}: shorten it"
             )
-        hits = searcher.search([query], k, chunks=chunks)[0]
+        hits = searcher.search([query], k, chunks=chunks, where=where)[0]
         write_hits(sys.stdout, Console(), query, hits, out_format)
         return
     usable = _usable_queries(searcher, batch)
-    results = searcher.search([q.text for q in usable], k, chunks=chunks) if usable else []
+    texts = [q.text for q in usable]
+    results = searcher.search(texts, k, chunks=chunks, where=where) if usable else []
     triples = [(q.qid, q.text, hits) for q, hits in zip(usable, results, strict=True)]
     write_batch(sys.stdout, Console(), triples, out_format)
     if batch.problems:
@@ -327,12 +376,12 @@ def evaluate(
     rows = [measure("reranked" if rerank else "ANN (hnsw)", run, judgments, qids, k, depth)]
     report: dict[str, object] = {"queries": len(qids), "k": k, "depth": depth}
     if exact:
-        exact_run = to_run(qids, searcher.search(texts, depth, exact=True))
-        rows.append(measure("exact", exact_run, judgments, qids, k, depth))
         dense = run
-        if rerank:
+        if rerank:  # compare the dense searches, without the reranker
             searcher.reranker = None
             dense = to_run(qids, searcher.search(texts, depth))
+        exact_run = to_run(qids, searcher.search(texts, depth, exact=True))
+        rows.append(measure("exact", exact_run, judgments, qids, k, depth))
         report[f"ann_recall@{k}_vs_exact"] = overlap_at_k(dense, exact_run, k)
     report["runs"] = {row.name: row.measures for row in rows}
     if choose_format(fmt, _stdout_is_terminal()) is OutputFormat.TABLE:

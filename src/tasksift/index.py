@@ -15,6 +15,7 @@ that follows ``CURRENT`` sees either the old complete state or the new one, neve
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -22,7 +23,7 @@ import shutil
 import struct
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,8 @@ class Manifest:
     chunks: int
     corpus_root: str
     vectors_bytes: int = 0
+    vectors_total: int = 0  # slots in the hnswlib file, deleted ones included
+    complete: bool = True  # False for a checkpoint of a run that has not finished
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     tool_version: str = __version__
     format_version: int = FORMAT_VERSION
@@ -108,6 +111,8 @@ class Manifest:
             chunks=int(data["chunks"]),
             corpus_root=data["corpus_root"],
             vectors_bytes=int(data.get("vectors_bytes", 0)),
+            vectors_total=int(data.get("vectors_total", data["chunks"])),
+            complete=bool(data.get("complete", True)),
             created_at=data["created_at"],
             tool_version=data["tool_version"],
             format_version=version,
@@ -184,8 +189,16 @@ class LoadedIndex:
 
     path: Path
     manifest: Manifest
-    rows: pa.Table
+    rows: pa.Table  # sorted by label
     graph: hnswlib.Index
+
+    @functools.cached_property
+    def labels(self) -> np.ndarray:
+        return self.rows.column("label").to_numpy()
+
+    def row_of(self, label: int) -> int:
+        """Row number of the chunk stored under ``label``."""
+        return int(np.searchsorted(self.labels, label))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -205,11 +218,11 @@ def _check_hnsw_header(vectors: Path, manifest: Manifest) -> None:
         raise CorruptIndexError(f"index vectors {vectors} are truncated")
     _, _, count, per_element, label_offset, data_offset = struct.unpack("<6Q", header)
     dimension = (label_offset - data_offset) // 4
-    if count != manifest.chunks or dimension != manifest.model.dimension:
+    if count != manifest.vectors_total or dimension != manifest.model.dimension:
         raise CorruptIndexError(
             f"index is inconsistent: vectors file holds {count} vectors of dimension {dimension}, "
-            f"the manifest says {manifest.chunks} of dimension {manifest.model.dimension}; "
-            "rebuild it with `tasksift index --rebuild`"
+            f"the manifest says {manifest.vectors_total} of dimension "
+            f"{manifest.model.dimension}; rebuild it with `tasksift index --rebuild`"
         )
     if manifest.vectors_bytes and size != manifest.vectors_bytes:
         raise CorruptIndexError(
@@ -219,30 +232,64 @@ def _check_hnsw_header(vectors: Path, manifest: Manifest) -> None:
 
 
 def load_index(index_dir: Path, manifest: Manifest | None = None) -> LoadedIndex:
-    """Open the live generation and check that graph, rows and manifest agree."""
+    """Open the live generation and check that graph, rows and manifest agree.
+
+    A writer keeps the previous generation when it swaps in a new one; should a reader
+    still lose the race (two swaps while it reads), it starts over from ``CURRENT``.
+    """
+    for attempt in range(3):
+        try:
+            return _load_generation(index_dir, manifest if attempt == 0 else None)
+        except _GenerationVanished:
+            continue
+    raise CorruptIndexError(f"index {index_dir} keeps changing under this reader; try again")
+
+
+class _GenerationVanished(Exception):
+    pass
+
+
+def _load_generation(index_dir: Path, manifest: Manifest | None) -> LoadedIndex:
     import hnswlib
     import pyarrow.parquet as pq
 
     folder = generation_dir(index_dir)
     manifest = manifest or read_manifest(index_dir)
     vectors = folder / VECTORS_FILE
-    _check_hnsw_header(vectors, manifest)
     try:
+        _check_hnsw_header(vectors, manifest)
         rows = pq.read_table(folder / CHUNKS_FILE)
+        graph = hnswlib.Index(space=manifest.hnsw.space, dim=manifest.model.dimension)
+        graph.load_index(str(vectors), max_elements=manifest.vectors_total)
+    except (FileNotFoundError, CorruptIndexError) as exc:
+        if not folder.exists():
+            raise _GenerationVanished from exc
+        if isinstance(exc, CorruptIndexError):
+            raise
+        raise CorruptIndexError(f"index file missing: {exc.filename}") from None
     except Exception as exc:
-        raise CorruptIndexError(f"index sidecar is unreadable: {_first_line(exc)}") from None
+        if not folder.exists():
+            raise _GenerationVanished from exc
+        raise CorruptIndexError(f"index is unreadable: {_first_line(exc)}") from None
+    _check_rows(rows, manifest)
+    graph.set_ef(manifest.hnsw.ef)
+    return LoadedIndex(index_dir, manifest, rows, graph)
+
+
+def _check_rows(rows: pa.Table, manifest: Manifest) -> None:
     if rows.num_rows != manifest.chunks:
         raise CorruptIndexError(
             f"index is inconsistent: sidecar has {rows.num_rows} rows, the manifest says "
             f"{manifest.chunks}; rebuild it with `tasksift index --rebuild`"
         )
-    graph = hnswlib.Index(space=manifest.hnsw.space, dim=manifest.model.dimension)
-    try:
-        graph.load_index(str(vectors), max_elements=manifest.chunks)
-    except Exception as exc:
-        raise CorruptIndexError(f"index vectors are unreadable: {_first_line(exc)}") from None
-    graph.set_ef(manifest.hnsw.ef)
-    return LoadedIndex(index_dir, manifest, rows, graph)
+    labels = rows.column("label").to_numpy()
+    if len(labels) and (
+        np.any(np.diff(labels) <= 0) or labels[0] < 0 or labels[-1] >= manifest.vectors_total
+    ):
+        raise CorruptIndexError(
+            "index is inconsistent: sidecar labels are not sorted, unique and within the "
+            "vectors file; rebuild it with `tasksift index --rebuild`"
+        )
 
 
 # ---------------------------------------------------------------- writing
@@ -275,11 +322,23 @@ def build_graph(vectors: np.ndarray, params: HnswParams, threads: int = -1) -> h
     return graph
 
 
-def write_generation(
-    index_dir: Path, manifest: Manifest, rows: Mapping[str, list[Any]], graph: hnswlib.Index
-) -> Path:
-    """Write a complete new generation and make it live; the old one stays until then."""
+def chunk_schema(manifest: Manifest) -> pa.Schema:
     import pyarrow as pa
+
+    return pa.schema(
+        [pa.field(k, pa.type_for_alias(v)) for k, v in CHUNK_COLUMNS.items()],
+        metadata={MANIFEST_KEY: manifest.to_json().encode()},
+    )
+
+
+def write_generation(
+    index_dir: Path, manifest: Manifest, rows: pa.Table, graph: hnswlib.Index | Path
+) -> Path:
+    """Write a complete new generation and make it live; the old one stays until then.
+
+    ``graph`` is an hnswlib index to save, or the vectors file of a previous generation to
+    reuse unchanged (hard-linked when the file system allows).
+    """
     import pyarrow.parquet as pq
 
     name = f"gen-{time.time_ns():020d}"
@@ -288,21 +347,20 @@ def write_generation(
         index_dir.mkdir(parents=True, exist_ok=True)
         staging.mkdir()
         vectors = staging / VECTORS_FILE
-        graph.save_index(str(vectors))
+        if isinstance(graph, Path):
+            _link_or_copy(graph, vectors)
+        else:
+            graph.save_index(str(vectors))
         _fsync(vectors)
-        manifest = _with_size(manifest, vectors.stat().st_size)
-        schema = pa.schema(
-            [pa.field(k, pa.type_for_alias(v)) for k, v in CHUNK_COLUMNS.items()],
-            metadata={MANIFEST_KEY: manifest.to_json().encode()},
-        )
-        table = pa.Table.from_pydict({k: rows[k] for k in CHUNK_COLUMNS}, schema=schema)
+        manifest = replace(manifest, vectors_bytes=vectors.stat().st_size)
+        table = rows.select(list(CHUNK_COLUMNS)).cast(chunk_schema(manifest))
         pq.write_table(table, staging / CHUNKS_FILE, compression="zstd")
         _fsync(staging / CHUNKS_FILE)
         final = index_dir / name
         staging.rename(final)
         _point_current(index_dir, name)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        _discard(index_dir, name)
         raise IndexWriteError(
             f"cannot write index {index_dir}: {exc.strerror or exc}; the previous index, if any, "
             "is unchanged"
@@ -311,10 +369,11 @@ def write_generation(
     return final
 
 
-def _with_size(manifest: Manifest, size: int) -> Manifest:
-    from dataclasses import replace
-
-    return replace(manifest, vectors_bytes=size)
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _fsync(path: Path) -> None:
@@ -327,10 +386,24 @@ def _fsync(path: Path) -> None:
 
 def _point_current(index_dir: Path, name: str) -> None:
     pending = index_dir / f".{CURRENT_FILE}.{secrets.token_hex(3)}"
-    pending.write_text(name + "\n", encoding="utf-8")
-    _fsync(pending)
-    os.replace(pending, index_dir / CURRENT_FILE)
+    try:
+        pending.write_text(name + "\n", encoding="utf-8")
+        _fsync(pending)
+        os.replace(pending, index_dir / CURRENT_FILE)
+    finally:
+        pending.unlink(missing_ok=True)
     _fsync(index_dir)
+
+
+def _discard(index_dir: Path, name: str) -> None:
+    """Remove what a failed write of generation ``name`` left, unless it went live."""
+    shutil.rmtree(index_dir / f".{name}.partial", ignore_errors=True)
+    try:
+        live = (index_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        live = None
+    if live != name:
+        shutil.rmtree(index_dir / name, ignore_errors=True)
 
 
 def _remove_stale_generations(index_dir: Path, keep: set[str]) -> None:

@@ -211,6 +211,11 @@ def info_table(record: dict[str, Any]) -> Table:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
+    if not record.get("complete", True):
+        table.add_row(
+            "status",
+            "[yellow]incomplete[/]: a run was interrupted; rerun `tasksift index` to finish",
+        )
     for key, value in _flatten(record):
         table.add_row(
             key, repr(value) if isinstance(value, str) and "prompt" in key else str(value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,17 +114,29 @@ _HIT_COLUMNS = ("doc_id", "path", "ordinal", "start", "end", "text")
 
 
 def _hit(index: LoadedIndex, label: int, score: float, rank: int) -> Hit:
-    row = {name: index.rows.column(name)[label].as_py() for name in _HIT_COLUMNS}
+    position = index.row_of(label)
+    row = {name: index.rows.column(name)[position].as_py() for name in _HIT_COLUMNS}
     return Hit(rank=rank, score=score, label=label, **row)
 
 
-def nearest_chunks(index: LoadedIndex, vectors: np.ndarray, count: int) -> list[list[Hit]]:
-    """For each query vector, the ``count`` nearest chunks, best first (one hnswlib call)."""
-    count = min(count, index.manifest.chunks)
+def nearest_chunks(
+    index: LoadedIndex, vectors: np.ndarray, count: int, allowed: AllowedLabels | None = None
+) -> list[list[Hit]]:
+    """For each query vector, the ``count`` nearest chunks, best first (one hnswlib call).
+
+    With ``allowed``, only those chunks are candidates, filtered inside the graph search.
+    """
+    limit = index.manifest.chunks if allowed is None else len(allowed.labels)
+    count = min(count, limit)
     if count == 0:
         return [[] for _ in range(len(vectors))]
     index.graph.set_ef(max(index.manifest.hnsw.ef, count))
-    labels, distances = index.graph.knn_query(np.atleast_2d(vectors), k=count)
+    if allowed is None:
+        labels, distances = index.graph.knn_query(np.atleast_2d(vectors), k=count)
+    else:
+        labels, distances = index.graph.knn_query(
+            np.atleast_2d(vectors), k=count, num_threads=1, filter=allowed.__contains__
+        )
     return [
         [
             _hit(index, int(label), 1.0 - float(distance), rank)
@@ -131,6 +144,41 @@ def nearest_chunks(index: LoadedIndex, vectors: np.ndarray, count: int) -> list[
         ]
         for row_l, row_d in zip(labels, distances, strict=True)
     ]
+
+
+@dataclass(frozen=True)
+class DocumentFilter:
+    """Which documents a search may return: ``--path`` globs and ``--type`` extensions."""
+
+    paths: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.paths or self.types)
+
+    def matches(self, doc_id: str) -> bool:
+        if self.paths and not any(fnmatchcase(doc_id, glob) for glob in self.paths):
+            return False
+        suffixes = tuple("." + t.lower().lstrip(".") for t in self.types)
+        return not suffixes or doc_id.lower().endswith(suffixes)
+
+
+@dataclass(frozen=True)
+class AllowedLabels:
+    """The labels of the chunks a filtered search may return."""
+
+    labels: np.ndarray
+    members: frozenset[int]
+
+    def __contains__(self, label: int) -> bool:
+        return label in self.members
+
+    @classmethod
+    def of(cls, index: LoadedIndex, where: DocumentFilter) -> AllowedLabels:
+        doc_ids = index.rows.column("doc_id").to_pylist()
+        keep = {d for d in set(doc_ids) if where.matches(d)}
+        labels = index.labels[[doc_id in keep for doc_id in doc_ids]]
+        return cls(labels, frozenset(int(x) for x in labels))
 
 
 def best_per_document(hits: list[Hit], k: int, key: str = "score") -> list[Hit]:
@@ -142,22 +190,25 @@ def best_per_document(hits: list[Hit], k: int, key: str = "score") -> list[Hit]:
     return [replace(hit, rank=rank) for rank, hit in enumerate(ranked, start=1)]
 
 
-def top_documents(index: LoadedIndex, vectors: np.ndarray, k: int) -> list[list[Hit]]:
+def top_documents(
+    index: LoadedIndex, vectors: np.ndarray, k: int, allowed: AllowedLabels | None = None
+) -> list[list[Hit]]:
     """For each query vector, the top ``k`` documents, each as its best chunk.
 
     Fetches more chunks than ``k`` (a document may own several of the nearest) and widens
     the search, for the queries that need it, until ``k`` distinct documents are found or
-    the index is exhausted.
+    the candidates are exhausted.
     """
-    total = index.manifest.chunks
+    total = index.manifest.chunks if allowed is None else len(allowed.labels)
     count = min(total, max(4 * k, 50))
-    results = [best_per_document(h, k) for h in nearest_chunks(index, vectors, count)]
+    results = [best_per_document(h, k) for h in nearest_chunks(index, vectors, count, allowed)]
     while count < total:
         short = [i for i, docs in enumerate(results) if len(docs) < k]
         if not short:
             break
         count = min(total, count * 4)
-        for i, hits in zip(short, nearest_chunks(index, vectors[short], count), strict=True):
+        widened = nearest_chunks(index, vectors[short], count, allowed)
+        for i, hits in zip(short, widened, strict=True):
             results[i] = best_per_document(hits, k)
     return results
 
@@ -167,26 +218,48 @@ def rank_hits(hits: list[Hit], k: int) -> list[Hit]:
     return [replace(hit, rank=rank) for rank, hit in enumerate(hits[:k], start=1)]
 
 
-def exact_top_documents(index: LoadedIndex, vectors: np.ndarray, k: int) -> list[list[Hit]]:
-    """Like :func:`top_documents`, by brute-force cosine over every stored vector."""
-    total = index.manifest.chunks
-    stored = np.asarray(index.graph.get_items(np.arange(total)), dtype=np.float32)
-    doc_ids = np.asarray(index.rows.column("doc_id").to_pylist(), dtype=object)
-    names, codes = np.unique(doc_ids, return_inverse=True)
+def exact_search(
+    index: LoadedIndex,
+    vectors: np.ndarray,
+    k: int,
+    labels: np.ndarray | None = None,
+    per_document: bool = True,
+) -> list[list[Hit]]:
+    """Brute-force cosine over the stored vectors (all, or those of ``labels``).
+
+    Returns the top ``k`` documents, each as its best chunk, or with ``per_document=False``
+    the top ``k`` chunks.
+    """
+    labels = index.labels if labels is None else np.asarray(labels)
+    if len(labels) == 0:
+        return [[] for _ in range(len(np.atleast_2d(vectors)))]
+    stored = np.asarray(index.graph.get_items(labels), dtype=np.float32).reshape(len(labels), -1)
+    rows = np.searchsorted(index.labels, labels)
+    doc_ids = np.asarray(index.rows.column("doc_id").to_pylist(), dtype=object)[rows]
+    _, codes = np.unique(doc_ids, return_inverse=True)
     order = np.argsort(codes, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+    ends = np.r_[starts[1:], len(order)]
     results = []
     for vector in np.atleast_2d(vectors):
         scores = stored @ vector
+        if not per_document:
+            best = np.argsort(-scores, kind="stable")[:k]
+            results.append(
+                [_hit(index, int(labels[i]), float(scores[i]), r) for r, i in enumerate(best, 1)]
+            )
+            continue
         per_doc = np.maximum.reduceat(scores[order], starts)
-        top = np.argsort(-per_doc, kind="stable")[:k]
         hits = []
-        for rank, doc in enumerate(top, start=1):
-            segment = order[starts[doc] : starts[doc + 1] if doc + 1 < len(starts) else None]
-            label = int(segment[np.argmax(scores[segment])])
-            hits.append(_hit(index, label, float(scores[label]), rank))
+        for rank, doc in enumerate(np.argsort(-per_doc, kind="stable")[:k], start=1):
+            segment = order[starts[doc] : ends[doc]]
+            i = int(segment[np.argmax(scores[segment])])
+            hits.append(_hit(index, int(labels[i]), float(scores[i]), rank))
         results.append(hits)
     return results
+
+
+EXACT_FILTER_LIMIT = 50_000  # chunks; a filtered subset up to this size is searched exactly
 
 
 @dataclass
@@ -235,20 +308,51 @@ class Searcher:
         return encode_queries(self.embedder, self.manifest, queries)
 
     def search(
-        self, queries: list[str], k: int, chunks: bool = False, exact: bool = False
+        self,
+        queries: list[str],
+        k: int,
+        chunks: bool = False,
+        exact: bool = False,
+        where: DocumentFilter | None = None,
     ) -> list[list[Hit]]:
-        """Results for each query: top ``k`` documents (or chunks with ``chunks``)."""
+        """Results for each query: top ``k`` documents (or chunks with ``chunks``).
+
+        ``where`` restricts the results to some documents: a subset of up to
+        ``EXACT_FILTER_LIMIT`` chunks is searched exactly, a larger one through the graph
+        with a filter, so that a small subset is never crowded out by the rest.
+        """
         vectors = self.encode(queries)
-        if self.reranker is not None:
-            pools = nearest_chunks(self.index, vectors, max(self.candidates, k))
-            reranked = [
-                self.reranker.rerank(q, pool) for q, pool in zip(queries, pools, strict=True)
-            ]
-            if chunks:
-                return [rank_hits(hits, k) for hits in reranked]
-            return [best_per_document(hits, k, "rerank_score") for hits in reranked]
-        if chunks:
-            return [rank_hits(hits, k) for hits in nearest_chunks(self.index, vectors, k)]
+        allowed = AllowedLabels.of(self.index, where) if where else None
+        if allowed is not None and len(allowed.labels) <= EXACT_FILTER_LIMIT:
+            exact = True
+        try:
+            return self._search(queries, vectors, k, chunks, exact, allowed)
+        except RuntimeError:  # hnswlib found fewer filtered neighbours than asked for
+            if allowed is None or exact:
+                raise
+            return self._search(queries, vectors, k, chunks, True, allowed)
+
+    def _search(
+        self,
+        queries: list[str],
+        vectors: np.ndarray,
+        k: int,
+        chunks: bool,
+        exact: bool,
+        allowed: AllowedLabels | None,
+    ) -> list[list[Hit]]:
+        pool = max(self.candidates, k) if self.reranker is not None else k
         if exact:
-            return exact_top_documents(self.index, vectors, k)
-        return top_documents(self.index, vectors, k)
+            subset = None if allowed is None else allowed.labels
+            per_document = not chunks and self.reranker is None
+            found = exact_search(self.index, vectors, pool, subset, per_document)
+        elif chunks or self.reranker is not None:
+            found = nearest_chunks(self.index, vectors, pool, allowed)
+        else:
+            return top_documents(self.index, vectors, k, allowed)
+        if self.reranker is None:
+            return found if not chunks else [rank_hits(hits, k) for hits in found]
+        reranked = [self.reranker.rerank(q, hits) for q, hits in zip(queries, found, strict=True)]
+        if chunks:
+            return [rank_hits(hits, k) for hits in reranked]
+        return [best_per_document(hits, k, "rerank_score") for hits in reranked]
