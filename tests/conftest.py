@@ -32,10 +32,14 @@ def run_cli(
     cwd: Path | None = None,
     env: dict | None = None,
     stdin: str | None = None,
+    interpreter: tuple[str, ...] = (),
 ) -> Result:
-    """Run ``tasksift`` as a real subprocess (stdout is a pipe, not a terminal)."""
+    """Run ``tasksift`` as a real subprocess (stdout is a pipe, not a terminal).
+
+    ``interpreter`` holds options for Python itself, such as ``("-X", "importtime")``.
+    """
     completed = subprocess.run(
-        [sys.executable, "-m", "tasksift", *map(str, args)],
+        [sys.executable, *interpreter, "-m", "tasksift", *map(str, args)],
         input=stdin if stdin is not None else "",
         capture_output=True,
         text=True,

@@ -241,9 +241,12 @@ def _open_searcher(
     from tasksift.index import find_index
     from tasksift.search import Searcher
 
-    return Searcher.open(
+    searcher = Searcher.open(
         find_index(index_path), request, rerank_model if rerank else None, candidates
     )
+    for note in searcher.notes:
+        stderr.print(f"[dim]note:[/] {escape(note)}", soft_wrap=True)
+    return searcher
 
 
 def _usable_queries(searcher: Searcher, batch: QueryFile) -> list[Query]:

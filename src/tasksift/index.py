@@ -82,6 +82,7 @@ class Manifest:
     vectors_bytes: int = 0
     vectors_total: int = 0  # slots in the hnswlib file, deleted ones included
     complete: bool = True  # False for a checkpoint of a run that has not finished
+    fast_path: dict[str, Any] | None = None  # see tasksift.fastpath.FastPathRecord
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     tool_version: str = __version__
     format_version: int = FORMAT_VERSION
@@ -113,6 +114,7 @@ class Manifest:
             vectors_bytes=int(data.get("vectors_bytes", 0)),
             vectors_total=int(data.get("vectors_total", data["chunks"])),
             complete=bool(data.get("complete", True)),
+            fast_path=data.get("fast_path"),
             created_at=data["created_at"],
             tool_version=data["tool_version"],
             format_version=version,

@@ -32,6 +32,7 @@ from tasksift.documents import (
     read_jsonl_corpus,
 )
 from tasksift.errors import IndexLockedError, InputError, MismatchError, NoDocumentsError
+from tasksift.fastpath import FastPathRecord, export_query_encoder, remove_other_encoders
 from tasksift.index import (
     CHUNK_COLUMNS,
     CURRENT_FILE,
@@ -373,6 +374,7 @@ class _Writer:
             self._commit(complete=True)
             return 0.0
         embedder, prompts, chunker, config = self._model()
+        self._export_fast_path(embedder, prompts)
         chunks = self._chunk(chunker, plan.to_embed, config)
         self.reporter.stage("embedding chunks", sum(len(c) for c in chunks))
         embed_seconds = 0.0
@@ -400,6 +402,18 @@ class _Writer:
         return max(1, self.options.checkpoint_documents)
 
     # -- model and chunks
+
+    def _export_fast_path(self, embedder: Embedder, prompts: PromptSet) -> None:
+        """Give the index a checked ONNX query encoder (see ``fastpath``), when possible."""
+        if not isinstance(embedder, SentenceTransformerEmbedder):
+            return
+        self.reporter.stage("exporting query encoder", None)
+        record = export_query_encoder(
+            embedder, prompts.query, prompts.query_adapter, self.index_dir
+        )
+        self.manifest = replace(self.manifest, fast_path=record.to_dict())
+        if not record.passed:
+            self.reporter.warn(f"no fast query path for this model: {record.reason}")
 
     def _model(self) -> tuple[Embedder, PromptSet, Chunker, ChunkingConfig]:
         self.reporter.stage("loading model", None)
@@ -564,6 +578,9 @@ class _Writer:
         )
         write_generation(self.index_dir, manifest, table, graph)
         self.manifest = manifest
+        if complete:
+            record = FastPathRecord.from_dict(manifest.fast_path)
+            remove_other_encoders(self.index_dir, record.directory if record else None)
 
 
 def _now() -> str:

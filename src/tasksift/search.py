@@ -7,7 +7,8 @@ search whose task, model or prompts are not the index's.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+import os
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,6 +104,24 @@ def load_query_embedder(manifest: Manifest) -> Embedder:
             "rebuild the index: tasksift index --rebuild"
         )
     return embedder
+
+
+def open_query_embedder(index_dir: Path, manifest: Manifest) -> tuple[Embedder, str | None]:
+    """The fast ONNX query encoder when the index has a checked one, else the torch model.
+
+    The second value is a note for the user when the fast path had to be skipped.
+    Setting TASKSIFT_FAST_PATH=0 asks for the torch path.
+    """
+    if os.environ.get("TASKSIFT_FAST_PATH", "1") == "0":
+        return load_query_embedder(manifest), None
+    from tasksift.fastpath import FastPathRecord, FastPathUnavailable, load_fast_embedder
+
+    try:
+        record = FastPathRecord.from_dict(manifest.fast_path)
+        return load_fast_embedder(index_dir, record), None
+    except FastPathUnavailable as exc:
+        note = f"fast query path unavailable ({exc}); using sentence-transformers"
+    return load_query_embedder(manifest), note
 
 
 def encode_queries(embedder: Embedder, manifest: Manifest, queries: list[str]) -> np.ndarray:
@@ -270,6 +289,7 @@ class Searcher:
     embedder: Embedder
     reranker: Reranker | None = None
     candidates: int = 50
+    notes: list[str] = field(default_factory=list)  # for the user, e.g. a skipped fast path
 
     @classmethod
     def open(
@@ -288,7 +308,8 @@ class Searcher:
             from tasksift.rerank import load_reranker
 
             reranker = load_reranker(rerank_model)
-        return cls(index, load_query_embedder(manifest), reranker, candidates)
+        embedder, note = open_query_embedder(index_dir, manifest)
+        return cls(index, embedder, reranker, candidates, [note] if note else [])
 
     @property
     def manifest(self) -> Manifest:

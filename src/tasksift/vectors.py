@@ -192,6 +192,10 @@ class SentenceTransformerEmbedder:
         self.max_seq_length = int(model.max_seq_length)
 
     @property
+    def model(self) -> SentenceTransformer:
+        return self._model
+
+    @property
     def prompts(self) -> dict[str, str]:
         return dict(self._model.prompts)
 
