@@ -17,12 +17,11 @@ from rich.markup import escape
 
 from tasksift import __version__
 from tasksift.errors import ExitCode, InputError, PartialError, TasksiftError
-from tasksift.output import OutputFormat
+from tasksift.options import DocumentFilter, OutputFormat, SearchRequest
 from tasksift.prompts import Task
-from tasksift.queries import Query, QueryFile, describe_skipped
-from tasksift.search import DocumentFilter, SearchRequest
 
 if TYPE_CHECKING:
+    from tasksift.queries import Query, QueryFile
     from tasksift.search import Searcher
 
 app = typer.Typer(
@@ -303,7 +302,7 @@ def search(
 ) -> None:
     """Search an index with the query prompt of its task: one QUERY, or a file of them."""
     from tasksift.output import choose_format, write_batch, write_hits
-    from tasksift.queries import read_queries
+    from tasksift.queries import describe_skipped, read_queries
 
     if (query is None) == (queries_file is None):
         raise typer.BadParameter("give either a QUERY or --queries FILE")

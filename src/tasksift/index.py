@@ -28,14 +28,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from tasksift import __version__
 from tasksift.errors import CorruptIndexError, IndexNotFoundError, IndexWriteError
 from tasksift.prompts import PromptSet, Task
 
 if TYPE_CHECKING:
     import hnswlib
+    import numpy as np
     import pyarrow as pa
 
 FORMAT_VERSION = 1
@@ -200,6 +199,8 @@ class LoadedIndex:
 
     def row_of(self, label: int) -> int:
         """Row number of the chunk stored under ``label``."""
+        import numpy as np
+
         return int(np.searchsorted(self.labels, label))
 
 
@@ -284,6 +285,8 @@ def _check_rows(rows: pa.Table, manifest: Manifest) -> None:
             f"index is inconsistent: sidecar has {rows.num_rows} rows, the manifest says "
             f"{manifest.chunks}; rebuild it with `tasksift index --rebuild`"
         )
+    import numpy as np
+
     labels = rows.column("label").to_numpy()
     if len(labels) and (
         np.any(np.diff(labels) <= 0) or labels[0] < 0 or labels[-1] >= manifest.vectors_total
@@ -314,6 +317,7 @@ CHUNK_COLUMNS: Mapping[str, str] = {
 def build_graph(vectors: np.ndarray, params: HnswParams, threads: int = -1) -> hnswlib.Index:
     """An hnswlib index over ``vectors``, labelled by row number."""
     import hnswlib
+    import numpy as np
 
     count, dimension = vectors.shape
     graph = hnswlib.Index(space=params.space, dim=dimension)

@@ -9,17 +9,19 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict
-from enum import Enum
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tasksift.index import Manifest
+from tasksift.options import OutputFormat
 from tasksift.prompts import describe_profiles
-from tasksift.search import Hit
+
+if TYPE_CHECKING:
+    from tasksift.index import Manifest
+    from tasksift.search import Hit
 
 SNIPPET_CHARS = 240
 _WORD = re.compile(r"\w{3,}")
@@ -61,14 +63,6 @@ _STOPWORDS = frozenset(
         "than",
     ]
 )
-
-
-class OutputFormat(str, Enum):
-    TABLE = "table"
-    JSON = "json"
-    JSONL = "jsonl"
-    TSV = "tsv"
-    TREC = "trec"
 
 
 def choose_format(requested: OutputFormat | None, stdout_is_terminal: bool) -> OutputFormat:

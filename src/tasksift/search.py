@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, field, replace
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,24 +17,14 @@ import numpy as np
 from tasksift.chunks import untruncated
 from tasksift.errors import MismatchError
 from tasksift.index import LoadedIndex, Manifest, load_index, read_manifest
-from tasksift.prompts import Task, find_profile
+from tasksift.options import DocumentFilter, SearchRequest
+from tasksift.prompts import find_profile
 from tasksift.vectors import Embedder, canonical_model_name, load_embedder
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
     from tasksift.rerank import Reranker
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    """What the user asked for; ``None`` means "whatever the index holds"."""
-
-    task: Task | None = None
-    model: str | None = None
-    query_prompt: str | None = None
-    document_prompt: str | None = None
-    instruction: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,23 +152,6 @@ def nearest_chunks(
         ]
         for row_l, row_d in zip(labels, distances, strict=True)
     ]
-
-
-@dataclass(frozen=True)
-class DocumentFilter:
-    """Which documents a search may return: ``--path`` globs and ``--type`` extensions."""
-
-    paths: tuple[str, ...] = ()
-    types: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.paths or self.types)
-
-    def matches(self, doc_id: str) -> bool:
-        if self.paths and not any(fnmatchcase(doc_id, glob) for glob in self.paths):
-            return False
-        suffixes = tuple("." + t.lower().lstrip(".") for t in self.types)
-        return not suffixes or doc_id.lower().endswith(suffixes)
 
 
 @dataclass(frozen=True)

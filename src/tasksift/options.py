@@ -1,0 +1,49 @@
+"""Plain option types shared by the command line and the library.
+
+Output formats, search requests and document filters: pure data with no heavy imports, so
+that ``tasksift --help`` and ``tasksift info`` start fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from fnmatch import fnmatchcase
+
+from tasksift.prompts import Task
+
+
+class OutputFormat(str, Enum):
+    TABLE = "table"
+    JSON = "json"
+    JSONL = "jsonl"
+    TSV = "tsv"
+    TREC = "trec"
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """What the user asked for; ``None`` means "whatever the index holds"."""
+
+    task: Task | None = None
+    model: str | None = None
+    query_prompt: str | None = None
+    document_prompt: str | None = None
+    instruction: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentFilter:
+    """Which documents a search may return: ``--path`` globs and ``--type`` extensions."""
+
+    paths: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.paths or self.types)
+
+    def matches(self, doc_id: str) -> bool:
+        if self.paths and not any(fnmatchcase(doc_id, glob) for glob in self.paths):
+            return False
+        suffixes = tuple("." + t.lower().lstrip(".") for t in self.types)
+        return not suffixes or doc_id.lower().endswith(suffixes)
