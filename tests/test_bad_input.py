@@ -115,6 +115,8 @@ def test_unknown_format_version(
     manifest = json.loads(table.schema.metadata[b"tasksift"])
     manifest["format_version"] = 99
     pq.write_table(table.replace_schema_metadata({b"tasksift": json.dumps(manifest)}), sidecar)
+    copy = sidecar.parent / "manifest.json"  # what a future tasksift would write beside it
+    copy.write_text(json.dumps({"sidecar_bytes": sidecar.stat().st_size, "manifest": manifest}))
     result = invoke(capsys, "info", "--index", broken)
     assert_one_line_error(result)
     assert result.code == 5 and "99" in result.stderr
@@ -149,36 +151,36 @@ def test_unloadable_model(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert not (corpus / ".tasksift").exists()
 
 
-def test_failed_rebuild_keeps_the_previous_index(
-    built_index: Path, corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_failed_runs_keep_the_previous_index(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import shutil
 
     index = tmp_path / "index"
-    shutil.copytree(built_index, index)
+    assert invoke(capsys, "index", corpus, "--index", index, "-q").code == 0
     before = tree_digest(index)
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    assert invoke(capsys, "index", empty, "--index", index).code == 1
-    bad_model = invoke(capsys, "index", corpus, "--index", index, "-m", "x/y")
-    assert bad_model.code != 0
+    bad_model = invoke(capsys, "index", corpus, "--index", index, "-m", "x/y", "--rebuild")
+    assert bad_model.code == 6
+    for child in list(corpus.iterdir()):
+        shutil.rmtree(child)
+    emptied = invoke(capsys, "index", corpus, "--index", index)
+    assert_one_line_error(emptied)
+    assert emptied.code == 1 and "left as it was" in emptied.stderr
     assert tree_digest(index) == before
 
 
 def test_disk_full_during_the_write_keeps_the_previous_index(
-    built_index: Path,
     corpus: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import errno
-    import shutil
 
     import pyarrow.parquet as pq
 
     index = tmp_path / "index"
-    shutil.copytree(built_index, index)
+    assert invoke(capsys, "index", corpus, "--index", index, "-q").code == 0
     before = tree_digest(index)
 
     def full_disk(*args: object, **kwargs: object) -> None:

@@ -23,7 +23,11 @@ QUERIES = {
 def test_index_reports_a_summary(built_index: Path) -> None:
     generations = [p for p in built_index.iterdir() if p.name.startswith("gen-")]
     assert len(generations) == 1
-    assert {p.name for p in generations[0].iterdir()} == {"vectors.hnsw", "chunks.parquet"}
+    assert {p.name for p in generations[0].iterdir()} == {
+        "vectors.hnsw",
+        "chunks.parquet",
+        "manifest.json",
+    }
 
 
 @pytest.mark.parametrize(("query", "expected"), QUERIES.items())

@@ -98,9 +98,14 @@ def test_unchanged_corpus_loads_no_model_and_writes_nothing(
 
 
 def test_mismatched_update_is_refused_unless_rebuilt(
-    corpus: Path, indexed: Path, capsys: pytest.CaptureFixture[str]
+    corpus: Path, indexed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = tree_digest(indexed)
+    other = tmp_path / "other"
+    shutil.copytree(corpus, other)
+    elsewhere = invoke(capsys, "index", other, "-i", indexed, "-q")
+    assert_one_line_error(elsewhere)
+    assert elsewhere.code == 3 and "built from" in elsewhere.stderr
     for flags in (["--task", "clustering"], ["--overlap", "5"], ["--document-prompt", "p: "]):
         result = invoke(capsys, "index", corpus, "-i", indexed, "-q", *flags)
         assert_one_line_error(result)

@@ -126,9 +126,8 @@ def _export(embedder: SentenceTransformerEmbedder, query_prompt: str, folder: Pa
     import torch
 
     model = embedder.model
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tokenize() is deprecated in newer releases
-        features = model.tokenize([query_prompt + PROBES[0], query_prompt + PROBES[1]])
+    preprocess = getattr(model, "preprocess", None) or model.tokenize  # renamed in ST 5.x
+    features = preprocess([query_prompt + PROBES[0], query_prompt + PROBES[1]])
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in features]
 
     class QueryEncoder(torch.nn.Module):
@@ -216,21 +215,20 @@ class OnnxQueryEmbedder:
     def encode(
         self, texts: list[str], prompt: str, adapter: str | None = None, batch_size: int = 32
     ) -> np.ndarray:
-        parts = []
-        for start in range(0, len(texts), batch_size):
-            batch = self._tokenizer.encode_batch(
-                [prompt + t for t in texts[start : start + batch_size]]
-            )
+        """Unit vectors of ``prompt + text``; batches of similar length, so little padding."""
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            part = order[start : start + batch_size]
+            batch = self._tokenizer.encode_batch([prompt + texts[i] for i in part])
             arrays = {
                 "input_ids": np.asarray([e.ids for e in batch], dtype=np.int64),
                 "attention_mask": np.asarray([e.attention_mask for e in batch], dtype=np.int64),
                 "token_type_ids": np.asarray([e.type_ids for e in batch], dtype=np.int64),
             }
-            (vectors,) = self._session.run(None, {n: arrays[n] for n in self._inputs})
-            parts.append(vectors)
-        vectors = np.concatenate(parts) if parts else np.zeros((0, self.dimension), np.float32)
+            (vectors[part],) = self._session.run(None, {n: arrays[n] for n in self._inputs})
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+        return vectors / np.maximum(norms, 1e-12)
 
 
 def load_fast_embedder(index_dir: Path, record: FastPathRecord | None) -> OnnxQueryEmbedder:

@@ -5,8 +5,9 @@ On disk an index is a folder::
     INDEX/
       CURRENT                 name of the live generation (replaced atomically)
       gen-<time_ns>/
-        vectors.hnsw          hnswlib index, cosine space, label = row number
+        vectors.hnsw          hnswlib index, cosine space
         chunks.parquet        one row per chunk; schema metadata b"tasksift" = manifest JSON
+        manifest.json         a copy of that manifest and the sidecar's size, for fast reads
       .lock                   held while `tasksift index` writes
 
 A write builds a new generation beside the live one and then swaps ``CURRENT``; a reader
@@ -42,6 +43,7 @@ MANIFEST_KEY = b"tasksift"
 CURRENT_FILE = "CURRENT"
 VECTORS_FILE = "vectors.hnsw"
 CHUNKS_FILE = "chunks.parquet"
+MANIFEST_FILE = "manifest.json"
 DEFAULT_INDEX_DIRNAME = ".tasksift"
 INDEX_ENV_VAR = "TASKSIFT_INDEX"
 
@@ -164,10 +166,48 @@ def generation_dir(index_dir: Path) -> Path:
 
 
 def read_manifest(index_dir: Path) -> Manifest:
-    """The manifest of the live generation, read from the Parquet schema alone."""
+    """The manifest of the live generation.
+
+    Read from the generation's ``manifest.json`` (a copy of the Parquet metadata that needs
+    no pyarrow, so that ``info`` and refusals start fast), after a cheap check that the
+    sidecar has the size it was written with and ends like a Parquet file. ``load_index``
+    later checks that the copy equals the Parquet metadata itself.
+    """
+    folder = generation_dir(index_dir)
+    sidecar = folder / CHUNKS_FILE
+    try:
+        copy = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return _manifest_from_parquet(sidecar)
+    except (OSError, ValueError) as exc:
+        raise CorruptIndexError(
+            f"index manifest {folder / MANIFEST_FILE} is unreadable: {exc}"
+        ) from None
+    _check_sidecar_file(sidecar, copy.get("sidecar_bytes"))
+    try:
+        return Manifest.from_json(json.dumps(copy["manifest"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptIndexError(f"index manifest in {folder} is invalid: {exc}") from None
+
+
+def _check_sidecar_file(sidecar: Path, expected_bytes: int | None) -> None:
+    try:
+        size = sidecar.stat().st_size
+        with sidecar.open("rb") as handle:
+            handle.seek(max(size - 4, 0))
+            magic = handle.read(4)
+    except FileNotFoundError:
+        raise CorruptIndexError(f"index sidecar missing: {sidecar}") from None
+    if size != expected_bytes or magic != b"PAR1":
+        raise CorruptIndexError(
+            f"index sidecar {sidecar} is unreadable: {size} bytes, {expected_bytes} were "
+            "written (truncated or damaged); rebuild it with `tasksift index --rebuild`"
+        )
+
+
+def _manifest_from_parquet(sidecar: Path) -> Manifest:
     import pyarrow.parquet as pq
 
-    sidecar = generation_dir(index_dir) / CHUNKS_FILE
     try:
         metadata = pq.read_schema(sidecar).metadata or {}
     except FileNotFoundError:
@@ -275,6 +315,12 @@ def _load_generation(index_dir: Path, manifest: Manifest | None) -> LoadedIndex:
             raise _GenerationVanished from exc
         raise CorruptIndexError(f"index is unreadable: {_first_line(exc)}") from None
     _check_rows(rows, manifest)
+    embedded = (rows.schema.metadata or {}).get(MANIFEST_KEY)
+    if embedded is None or Manifest.from_json(embedded) != manifest:
+        raise CorruptIndexError(
+            f"index is inconsistent: {MANIFEST_FILE} and the sidecar's metadata differ; "
+            "rebuild it with `tasksift index --rebuild`"
+        )
     graph.set_ef(manifest.hnsw.ef)
     return LoadedIndex(index_dir, manifest, rows, graph)
 
@@ -362,6 +408,12 @@ def write_generation(
         table = rows.select(list(CHUNK_COLUMNS)).cast(chunk_schema(manifest))
         pq.write_table(table, staging / CHUNKS_FILE, compression="zstd")
         _fsync(staging / CHUNKS_FILE)
+        copy = {
+            "sidecar_bytes": (staging / CHUNKS_FILE).stat().st_size,
+            "manifest": json.loads(manifest.to_json()),
+        }
+        (staging / MANIFEST_FILE).write_text(json.dumps(copy, indent=1), encoding="utf-8")
+        _fsync(staging / MANIFEST_FILE)
         final = index_dir / name
         staging.rename(final)
         _point_current(index_dir, name)

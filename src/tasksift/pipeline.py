@@ -200,7 +200,13 @@ def _existing(index_dir: Path) -> LoadedIndex | None:
 
 
 def _check_update(manifest: Manifest, options: IndexOptions, corpus: Path) -> None:
-    """Refuse an update that asks for other settings than the index was built with."""
+    """Refuse an update that asks for other settings, or another corpus, than the index's."""
+    if str(corpus.resolve()) != manifest.corpus_root:
+        raise MismatchError(
+            f"the index was built from {manifest.corpus_root}, not {corpus.resolve()}; an "
+            "update would replace its documents. Give the index its own corpus, another "
+            "--index, or --rebuild to index this corpus from scratch"
+        )
     asked = {
         "model": (
             options.model and canonical_model_name(options.model),
@@ -362,8 +368,9 @@ class _Writer:
             existing.rows.to_pydict() if existing else {name: [] for name in CHUNK_COLUMNS}
         )
         self.graph: hnswlib.Index | None = None
-        self.free_labels: list[int] = []
         self.next_label = self.manifest.vectors_total if self.manifest else 0
+        # Slots of deleted chunks, reused by new ones before the graph grows.
+        self.free_labels = sorted(set(range(self.next_label)) - set(self.rows["label"]))
 
     def apply(self, plan: _Plan) -> float:
         """Write the plan; the seconds spent embedding."""
@@ -495,7 +502,7 @@ class _Writer:
         graph = self._graph(extra=0)
         for label in dropped:
             graph.mark_deleted(label)
-        self.free_labels = dropped
+        self.free_labels = sorted([*self.free_labels, *dropped])
 
     def _graph(self, extra: int) -> hnswlib.Index:
         """The graph being updated, with room for ``extra`` more vectors."""
