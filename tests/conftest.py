@@ -111,6 +111,19 @@ def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "index"
 
 
+@pytest.fixture
+def index_copy(built_index: Path, tmp_path: Path) -> Path:
+    """A copy of the built index that a test may damage."""
+    copy = tmp_path / "index-copy"
+    shutil.copytree(built_index, copy)
+    return copy
+
+
+def live_generation(index: Path) -> Path:
+    """The folder of an index's live generation."""
+    return index / (index / "CURRENT").read_text().strip()
+
+
 @pytest.fixture(autouse=True)
 def _no_index_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TASKSIFT_INDEX", raising=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_one_line_error, invoke, run_cli, tree_digest
+from conftest import assert_one_line_error, invoke, live_generation, run_cli, tree_digest
 
 
 def test_missing_directory(tmp_path: Path) -> None:
@@ -62,15 +62,9 @@ def test_no_index_anywhere(
     assert "TASKSIFT_INDEX" in result.stderr
 
 
-def test_corrupted_sidecar(
-    built_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import shutil
-
-    broken = tmp_path / "broken"
-    shutil.copytree(built_index, broken)
-    generation = broken / (broken / "CURRENT").read_text().strip()
-    sidecar = generation / "chunks.parquet"
+def test_corrupted_sidecar(index_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = index_copy
+    sidecar = live_generation(broken) / "chunks.parquet"
     sidecar.write_bytes(sidecar.read_bytes()[: sidecar.stat().st_size // 2])
     for command in (["search", "loan"], ["info"]):
         result = invoke(capsys, *command, "--index", broken)
@@ -80,16 +74,13 @@ def test_corrupted_sidecar(
 
 
 def test_vectors_and_rows_that_disagree(
-    built_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    index_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import shutil
-
     import hnswlib
     import numpy as np
 
-    broken = tmp_path / "broken"
-    shutil.copytree(built_index, broken)
-    generation = broken / (broken / "CURRENT").read_text().strip()
+    broken = index_copy
+    generation = live_generation(broken)
     graph = hnswlib.Index(space="cosine", dim=384)
     graph.init_index(max_elements=3)
     graph.add_items(np.ones((3, 384), dtype=np.float32))
@@ -100,17 +91,13 @@ def test_vectors_and_rows_that_disagree(
     assert "inconsistent" in result.stderr
 
 
-def test_unknown_format_version(
-    built_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_unknown_format_version(index_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
-    import shutil
 
     import pyarrow.parquet as pq
 
-    broken = tmp_path / "future"
-    shutil.copytree(built_index, broken)
-    sidecar = broken / (broken / "CURRENT").read_text().strip() / "chunks.parquet"
+    broken = index_copy
+    sidecar = live_generation(broken) / "chunks.parquet"
     table = pq.read_table(sidecar)
     manifest = json.loads(table.schema.metadata[b"tasksift"])
     manifest["format_version"] = 99

@@ -77,12 +77,11 @@ def test_search_with_a_fast_path_imports_no_torch(built_index: Path) -> None:
 
 @pytest.mark.parametrize("damage", ["truncated model", "wrong probe vector", "missing folder"])
 def test_a_broken_fast_path_falls_back_to_torch_once(
-    built_index: Path, tmp_path: Path, damage: str
+    index_copy: Path, tmp_path: Path, damage: str
 ) -> None:
     from tasksift.index import read_manifest
 
-    index = tmp_path / "index"
-    shutil.copytree(built_index, index)
+    index = index_copy
     folder = index / read_manifest(index).fast_path["directory"]
     if damage == "truncated model":
         model = folder / "model.onnx"

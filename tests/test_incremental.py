@@ -249,13 +249,20 @@ def _start_index(corpus: Path, index: Path) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def test_sigkill_at_any_moment_leaves_a_usable_index(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def generated(tmp_path: Path) -> tuple[Path, Path]:
+    """A corpus of 400 generated notes (version 0) and its index, built by a subprocess."""
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     corpus.mkdir()
     _write_corpus(corpus, 400, version=0)
     assert run_cli("index", corpus, "-i", index, "-q").code == 0
+    return corpus, index
+
+
+def test_sigkill_at_any_moment_leaves_a_usable_index(
+    generated: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus, index = generated
     began = time.monotonic()
     _write_corpus(corpus, 400, version=1)
     full = _start_index(corpus, index)
@@ -311,12 +318,9 @@ def test_second_writer_is_refused_while_one_runs(tmp_path: Path) -> None:
 
 
 def test_search_during_an_update_sees_one_consistent_state(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    generated: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    corpus, index = tmp_path / "corpus", tmp_path / "index"
-    corpus.mkdir()
-    _write_corpus(corpus, 400, version=0)
-    assert run_cli("index", corpus, "-i", index, "-q").code == 0
+    corpus, index = generated
     _write_corpus(corpus, 400, version=1)
     writer = _start_index(corpus, index)
     searches = 0

@@ -17,7 +17,14 @@ from rich.markup import escape
 
 from tasksift import __version__
 from tasksift.errors import ExitCode, InputError, PartialError, TasksiftError
-from tasksift.options import DocumentFilter, OutputFormat, SearchRequest
+from tasksift.options import (
+    CHECKPOINT_DOCUMENTS,
+    DEFAULT_CANDIDATES,
+    DEFAULT_RERANK_MODEL,
+    DocumentFilter,
+    OutputFormat,
+    SearchRequest,
+)
 from tasksift.prompts import Task
 
 if TYPE_CHECKING:
@@ -171,7 +178,7 @@ def index(
     checkpoint_every: Annotated[
         int,
         typer.Option(min=1, help="Commit the new vectors every this many documents."),
-    ] = 256,
+    ] = CHECKPOINT_DOCUMENTS,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Index CORPUS (a folder or a .jsonl[.gz] file) for a task, or update its index.
@@ -227,7 +234,6 @@ QueriesOption = Annotated[
         show_default=False,
     ),
 ]
-DEFAULT_RERANKER = "cross-encoder/ms-marco-MiniLM-L6-v2"
 
 
 def _open_searcher(
@@ -296,8 +302,8 @@ def search(
         ),
     ] = None,
     rerank: RerankOption = False,
-    rerank_model: RerankModel = DEFAULT_RERANKER,
-    candidates: Candidates = 50,
+    rerank_model: RerankModel = DEFAULT_RERANK_MODEL,
+    candidates: Candidates = DEFAULT_CANDIDATES,
     fmt: FormatOption = None,
 ) -> None:
     """Search an index with the query prompt of its task: one QUERY, or a file of them."""
@@ -354,7 +360,7 @@ def evaluate(
     task: TaskOption = None,
     model: ModelOption = None,
     rerank: RerankOption = False,
-    rerank_model: RerankModel = DEFAULT_RERANKER,
+    rerank_model: RerankModel = DEFAULT_RERANK_MODEL,
     candidates: Candidates = 100,
     fmt: FormatOption = None,
 ) -> None:

@@ -12,6 +12,10 @@ from fnmatch import fnmatchcase
 
 from tasksift.prompts import Task
 
+DEFAULT_RERANK_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
+DEFAULT_CANDIDATES = 50  # chunks a reranker rescores per query
+CHECKPOINT_DOCUMENTS = 256  # documents per commit of a first indexing run
+
 
 class OutputFormat(str, Enum):
     TABLE = "table"

@@ -47,6 +47,7 @@ from tasksift.index import (
     read_manifest,
     write_generation,
 )
+from tasksift.options import CHECKPOINT_DOCUMENTS
 from tasksift.prompts import PromptSet, Task, resolve_prompts
 from tasksift.vectors import (
     DEFAULT_MODEL,
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
 
 DEFAULT_OVERLAP = 32
 EMBED_SLICE = 128  # chunks per progress step; sorted by length so padding stays small
-CHECKPOINT_DOCUMENTS = 256
 COMPACT_WHEN_DELETED = 0.25  # rebuild the graph once this share of its slots is dead
 LOCK_FILE = ".lock"
 

@@ -105,6 +105,11 @@ def _symmetric(prompt: str, adapter: str | None = None) -> TaskPrompts:
     return TaskPrompts(prompt, prompt, adapter, adapter)
 
 
+def _query_only(prompt: str) -> dict[Task, TaskPrompts]:
+    """Families that prompt retrieval queries only, and nothing else."""
+    return {task: TaskPrompts(prompt if task is Task.RETRIEVAL else "", "") for task in Task}
+
+
 _BGE_QUERY = "Represent this sentence for searching relevant passages: "
 _NO_PROMPT = {task: _symmetric("") for task in Task}
 
@@ -138,10 +143,7 @@ PROFILES: tuple[Profile, ...] = (
         "bge-en-v1.5",
         "BGE v1.5 English (BAAI/bge-*-en-v1.5)",
         ("bge-*-en-v1.5",),
-        {
-            Task.RETRIEVAL: TaskPrompts(_BGE_QUERY, ""),
-            **{t: _symmetric("") for t in Task if t.symmetric},
-        },
+        _query_only(_BGE_QUERY),
     ),
     Profile(
         "gte",
@@ -165,28 +167,19 @@ PROFILES: tuple[Profile, ...] = (
         "arctic-v2",
         "Snowflake Arctic Embed v2 (snowflake-arctic-embed-m-v2.0, -l-v2.0)",
         ("snowflake-arctic-embed-*-v2*",),
-        {
-            Task.RETRIEVAL: TaskPrompts("query: ", ""),
-            **{t: _symmetric("") for t in Task if t.symmetric},
-        },
+        _query_only("query: "),
     ),
     Profile(
         "arctic-v1",
         "Snowflake Arctic Embed v1 (xs, s, m, l, m-v1.5, m-long)",
         ("snowflake-arctic-embed-*",),
-        {
-            Task.RETRIEVAL: TaskPrompts(_BGE_QUERY, ""),
-            **{t: _symmetric("") for t in Task if t.symmetric},
-        },
+        _query_only(_BGE_QUERY),
     ),
     Profile(
         "mxbai",
         "mixedbread mxbai-embed-large-v1 (BGE-style query prompt)",
         ("mxbai-embed-*",),
-        {
-            Task.RETRIEVAL: TaskPrompts(_BGE_QUERY, ""),
-            **{t: _symmetric("") for t in Task if t.symmetric},
-        },
+        _query_only(_BGE_QUERY),
     ),
     Profile(
         "embeddinggemma",

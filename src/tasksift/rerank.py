@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tasksift.errors import ModelLoadError
+from tasksift.options import DEFAULT_RERANK_MODEL
 from tasksift.search import Hit
 from tasksift.vectors import ModelSource, loadable_target, locate_in_hub_cache, quiet_transformers
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
-
-DEFAULT_RERANK_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
-DEFAULT_CANDIDATES = 50
 
 
 class Reranker:

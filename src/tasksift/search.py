@@ -17,7 +17,7 @@ import numpy as np
 from tasksift.chunks import untruncated
 from tasksift.errors import MismatchError
 from tasksift.index import LoadedIndex, Manifest, load_index, read_manifest
-from tasksift.options import DocumentFilter, SearchRequest
+from tasksift.options import DEFAULT_CANDIDATES, DocumentFilter, SearchRequest
 from tasksift.prompts import find_profile
 from tasksift.vectors import Embedder, canonical_model_name, load_embedder
 
@@ -260,7 +260,7 @@ class Searcher:
     index: LoadedIndex
     embedder: Embedder
     reranker: Reranker | None = None
-    candidates: int = 50
+    candidates: int = DEFAULT_CANDIDATES
     notes: list[str] = field(default_factory=list)  # for the user, e.g. a skipped fast path
 
     @classmethod
@@ -269,7 +269,7 @@ class Searcher:
         index_dir: Path,
         request: SearchRequest,
         rerank_model: str | None = None,
-        candidates: int = 50,
+        candidates: int = DEFAULT_CANDIDATES,
     ) -> Searcher:
         """Refuse a mismatched request first, then load the index, reranker and model."""
         manifest = read_manifest(index_dir)
