@@ -336,3 +336,21 @@ def test_search_during_an_update_sees_one_consistent_state(
         writer.wait()
     assert writer.returncode == 0
     assert searches >= 2
+
+
+def test_leftovers_of_killed_runs_are_cleared_by_the_next_run(
+    corpus: Path, indexed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    live = (indexed / "CURRENT").read_text().strip()
+    (indexed / ".gen-00000000000000000001.partial").mkdir()
+    (indexed / ".CURRENT.abc123").write_text("gen-x\n")
+    for name in (
+        "gen-00000000000000000002",
+        "gen-00000000000000000003",
+        "gen-99999999999999999999",
+    ):
+        shutil.copytree(indexed / live, indexed / name)
+    assert invoke(capsys, "index", corpus, "-i", indexed, "-q").code == 0
+    remaining = sorted(p.name for p in indexed.iterdir())
+    # the live generation and the newest one before it (for readers mid-swap) stay
+    assert remaining == [".lock", "CURRENT", "gen-00000000000000000003", live, "query-encoder"]

@@ -423,7 +423,7 @@ def write_generation(
             f"cannot write index {index_dir}: {exc.strerror or exc}; the previous index, if any, "
             "is unchanged"
         ) from None
-    _remove_stale_generations(index_dir, keep={name})
+    remove_stale_generations(index_dir)
     return final
 
 
@@ -464,17 +464,21 @@ def _discard(index_dir: Path, name: str) -> None:
         shutil.rmtree(index_dir / name, ignore_errors=True)
 
 
-def _remove_stale_generations(index_dir: Path, keep: set[str]) -> None:
-    """Drop unfinished generations and all but the newest previous one.
+def remove_stale_generations(index_dir: Path) -> None:
+    """Drop what killed or failed writes left, and all generations but the live one and the
+    one before it. Only a holder of the writer lock may call this.
 
     The previous generation is kept so that a search that read ``CURRENT`` just before the
     swap can still open it.
     """
-    finished = sorted(
-        (p for p in index_dir.glob("gen-*") if p.is_dir() and p.name not in keep),
-        key=lambda p: p.name,
-    )
-    for stale in [*finished[:-1], *index_dir.glob(".gen-*.partial")]:
+    try:
+        live = (index_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        live = None
+    others = sorted(p for p in index_dir.glob("gen-*") if p.is_dir() and p.name != live)
+    older = [p for p in others if live is not None and p.name < live]
+    previous = older[-1] if older else None
+    for stale in [*(p for p in others if p != previous), *index_dir.glob(".gen-*.partial")]:
         shutil.rmtree(stale, ignore_errors=True)
     for pending in index_dir.glob(f".{CURRENT_FILE}.*"):
         pending.unlink(missing_ok=True)

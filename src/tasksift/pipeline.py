@@ -45,6 +45,7 @@ from tasksift.index import (
     generation_dir,
     load_index,
     read_manifest,
+    remove_stale_generations,
     write_generation,
 )
 from tasksift.options import CHECKPOINT_DOCUMENTS
@@ -150,6 +151,7 @@ def build_index(
     began = time.perf_counter()
     _check_corpus(corpus)
     with _writer_lock(index_dir):
+        remove_stale_generations(index_dir)  # what a killed run may have left
         existing = None if options.rebuild else _existing(index_dir)
         if existing is not None:
             _check_update(existing.manifest, options, corpus)
