@@ -50,3 +50,31 @@ def test_matching_flags_are_accepted(built_index: Path) -> None:
     )  # fmt: skip
     assert result.code == 0, result.stderr
     assert len(result.jsonl()) == 1
+
+
+def test_changed_model_weights_are_refused(
+    minilm_path: Path,
+    corpus: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    model = tmp_path / "my-minilm"
+    shutil.copytree(minilm_path, model)
+    index = tmp_path / "index"
+    assert invoke(capsys, "index", corpus, "-i", index, "-m", model, "-q").code == 0
+    weights = load_file(str(model / "model.safetensors"))
+    first = sorted(weights)[0]
+    weights[first] = weights[first] * 1.01
+    save_file(weights, str(model / "model.safetensors"))
+    monkeypatch.setenv("TASKSIFT_FAST_PATH", "0")  # the ONNX export keeps the old weights
+    result = invoke(capsys, "search", "loan", "-i", index)
+    assert result.code == 3 and result.stdout == ""
+    assert "weights" in result.stderr and "changed" in result.stderr
+    (corpus / "new.txt").write_text("A new note that an update would have to embed.")
+    update = invoke(capsys, "index", corpus, "-i", index, "-q")
+    assert update.code == 3 and "weights" in update.stderr

@@ -87,3 +87,20 @@ def test_missing_reranker_is_a_clear_error(
     assert result.code == 6
     assert "no-such-org/no-such-reranker" in result.stderr
     assert result.stdout == ""
+
+
+def test_batch_rerank_matches_single_reranked_searches(
+    built_index: Path, tiny_cross_encoder: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    queries = ["how do banks decide on loans", "rice on the stove", "river bank plants"]
+    path = tmp_path / "queries.txt"
+    path.write_text("\n".join(queries) + "\n")
+    common = ("-i", built_index, "--rerank", "--rerank-model", tiny_cross_encoder, "-k", "3")
+    batch = invoke(capsys, "search", "-Q", path, *common, "-f", "jsonl")
+    assert batch.code == 0, batch.stderr
+    for answer, query in zip(batch.jsonl(), queries, strict=True):
+        single = invoke(capsys, "search", query, *common, "-f", "jsonl").jsonl()
+        assert [(h["doc_id"], h["rerank_score"]) for h in answer["results"]] == [
+            (h["doc_id"], h["rerank_score"]) for h in single
+        ]

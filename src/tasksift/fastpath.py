@@ -88,7 +88,7 @@ def export_query_encoder(
     relative = f"{FAST_DIR}/{_key(embedder, query_prompt)}"
     target = index_dir / relative
     existing = _read_check(target)
-    if existing is not None:
+    if existing is not None and (target / MODEL_FILE).is_file():
         return FastPathRecord(relative, True, existing["min_cosine"], len(PROBES))
     staging = index_dir / FAST_DIR / f".{target.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)

@@ -430,12 +430,8 @@ class _Writer:
             embedder = load_embedder(
                 self.manifest.model.name,
                 trust_remote_code=self.manifest.model.trust_remote_code,
+                expected_fingerprint=self.manifest.model.fingerprint,
             )
-            if embedder.fingerprint != self.manifest.model.fingerprint:
-                raise MismatchError(
-                    f"the weights of model '{self.manifest.model.name}' changed since the index "
-                    "was built; rebuild it: tasksift index CORPUS --rebuild"
-                )
             prompts = self.manifest.prompts
             chunker = Chunker(embedder.tokenizer, embedder.max_seq_length, prompts.document)
             config = ChunkingConfig(**self.manifest.chunking)

@@ -83,16 +83,11 @@ def check_request(manifest: Manifest, request: SearchRequest, index_dir: Path) -
 
 def load_query_embedder(manifest: Manifest) -> Embedder:
     """The index's model, checked to have the weights the index was built with."""
-    embedder = load_embedder(
-        manifest.model.name, trust_remote_code=manifest.model.trust_remote_code
+    return load_embedder(
+        manifest.model.name,
+        trust_remote_code=manifest.model.trust_remote_code,
+        expected_fingerprint=manifest.model.fingerprint,
     )
-    if embedder.fingerprint != manifest.model.fingerprint:
-        raise MismatchError(
-            f"the weights of model '{manifest.model.name}' changed since the index was built "
-            f"({embedder.fingerprint[:19]}... now, {manifest.model.fingerprint[:19]}... then); "
-            "rebuild the index: tasksift index --rebuild"
-        )
-    return embedder
 
 
 def open_query_embedder(index_dir: Path, manifest: Manifest) -> tuple[Embedder, str | None]:

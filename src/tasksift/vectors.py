@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from tasksift.errors import ModelLoadError
+from tasksift.errors import MismatchError, ModelLoadError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -235,9 +235,16 @@ def quiet_transformers() -> None:
 
 
 def load_embedder(
-    name: str, *, trust_remote_code: bool = False, device: str | None = None
+    name: str,
+    *,
+    trust_remote_code: bool = False,
+    device: str | None = None,
+    expected_fingerprint: str | None = None,
 ) -> SentenceTransformerEmbedder:
-    """Load ``name`` (the default model, a local folder or a Hugging Face id) for encoding."""
+    """Load ``name`` (the default model, a local folder or a Hugging Face id) for encoding.
+
+    With ``expected_fingerprint`` (an index's), refuse a model whose weights differ.
+    """
     source = locate_model(name)
     if source.bundled:
         verify_bundled_weights(source.path)
@@ -252,6 +259,12 @@ def load_embedder(
     fingerprint = (
         weights_fingerprint(source.path) if source.path is not None else _state_fingerprint(model)
     )
+    if expected_fingerprint is not None and fingerprint != expected_fingerprint:
+        raise MismatchError(
+            f"the weights of model '{source.name}' changed since the index was built "
+            f"({fingerprint[:19]}... now, {expected_fingerprint[:19]}... then); rebuild the "
+            "index: tasksift index CORPUS --rebuild"
+        )
     return SentenceTransformerEmbedder(model, source, fingerprint)
 
 
