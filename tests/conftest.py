@@ -112,6 +112,14 @@ def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def indexed(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The ``corpus`` fixture indexed in this process, into its own index."""
+    index = tmp_path / "index"
+    assert invoke(capsys, "index", corpus, "-i", index, "-q").code == 0
+    return index
+
+
+@pytest.fixture
 def index_copy(built_index: Path, tmp_path: Path) -> Path:
     """A copy of the built index that a test may damage."""
     copy = tmp_path / "index-copy"

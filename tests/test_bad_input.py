@@ -139,12 +139,11 @@ def test_unloadable_model(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_failed_runs_keep_the_previous_index(
-    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    corpus: Path, indexed: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import shutil
 
-    index = tmp_path / "index"
-    assert invoke(capsys, "index", corpus, "--index", index, "-q").code == 0
+    index = indexed
     before = tree_digest(index)
     bad_model = invoke(capsys, "index", corpus, "--index", index, "-m", "x/y", "--rebuild")
     assert bad_model.code == 6
@@ -158,7 +157,7 @@ def test_failed_runs_keep_the_previous_index(
 
 def test_disk_full_during_the_write_keeps_the_previous_index(
     corpus: Path,
-    tmp_path: Path,
+    indexed: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -166,8 +165,7 @@ def test_disk_full_during_the_write_keeps_the_previous_index(
 
     import pyarrow.parquet as pq
 
-    index = tmp_path / "index"
-    assert invoke(capsys, "index", corpus, "--index", index, "-q").code == 0
+    index = indexed
     before = tree_digest(index)
 
     def full_disk(*args: object, **kwargs: object) -> None:

@@ -51,13 +51,6 @@ def _deleted(loaded) -> int:
     return len(all_labels) - len(np.intersect1d(all_labels, loaded.labels))
 
 
-@pytest.fixture
-def indexed(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    index = tmp_path / "index"
-    assert invoke(capsys, "index", corpus, "-i", index, "-q").code == 0
-    return index
-
-
 def test_update_embeds_only_what_changed(
     corpus: Path, indexed: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -119,3 +119,21 @@ def test_every_profile_resolves_every_task() -> None:
             prompts = resolve_prompts(profile.patterns[0], task, profile_name=profile.name)
             if task.symmetric:
                 assert prompts.query == prompts.document
+
+
+def test_models_command_lists_every_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from conftest import invoke
+
+    result = invoke(capsys, "models", "--format", "json")
+    assert result.code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert {r["profile"] for r in rows} == {p.name for p in PROFILES}
+    assert len(rows) == len(PROFILES) * len(Task)
+    e5 = next(r for r in rows if r["profile"] == "e5" and r["task"] == "retrieval")
+    assert (e5["prompts.query"], e5["prompts.document"]) == ("query: ", "passage: ")
+    jina = next(r for r in rows if r["profile"] == "jina-v3" and r["task"] == "retrieval")
+    assert jina["prompts.query"] is None and jina["prompts.query_adapter"] == "retrieval.query"
+    table = invoke(capsys, "models", "--format", "table")
+    assert "embeddinggemma" in table.stdout and "e5-instruct" in table.stdout

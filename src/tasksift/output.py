@@ -13,11 +13,12 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from tasksift.options import OutputFormat
-from tasksift.prompts import describe_profiles
+from tasksift.prompts import FROM_MODEL_CONFIG, describe_profiles
 
 if TYPE_CHECKING:
     from tasksift.index import Manifest
@@ -228,8 +229,11 @@ def _flatten(record: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, An
 
 def models_table() -> Table:
     table = Table(show_lines=False, expand=True)
-    for column in ("profile", "models", "task", "query prompt", "document prompt"):
-        table.add_column(column, overflow="fold")
+    table.add_column("profile", no_wrap=True, style="bold")
+    table.add_column("models", overflow="fold", ratio=2)
+    table.add_column("task", no_wrap=True)
+    table.add_column("query prompt", overflow="fold", ratio=2)
+    table.add_column("document prompt", overflow="fold", ratio=2)
     previous = None
     for name, description, patterns, task, prompts in describe_profiles():
         first = name != previous
@@ -248,20 +252,27 @@ def models_table() -> Table:
 
 
 def models_records() -> list[dict[str, Any]]:
+    """Profiles as JSON rows; a prompt left to the model's config is null."""
     return [
         {
             "profile": name,
             "description": description,
             "patterns": patterns,
             "task": task.value,
-            **{f"prompts.{k}": v for k, v in asdict(prompts).items()},
+            **{
+                f"prompts.{key}": None if value == FROM_MODEL_CONFIG else value
+                for key, value in asdict(prompts).items()
+            },
         }
         for name, description, patterns, task, prompts in describe_profiles()
     ]
 
 
 def _describe_side(prompt: str, adapter: str | None) -> str:
-    shown = repr(prompt) if prompt else "[dim](none)[/]"
+    if prompt == FROM_MODEL_CONFIG:
+        shown = f"[dim]{escape(prompt)}[/]"
+    else:
+        shown = escape(repr(prompt)) if prompt else "[dim](none)[/]"
     return f"{shown}\n[dim]adapter: {adapter}[/]" if adapter else shown
 
 

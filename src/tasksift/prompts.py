@@ -275,8 +275,9 @@ def find_profile(model_name: str, profile_name: str | None = None) -> Profile | 
 def _from_config(config_prompts: Mapping[str, str], task: Task, side: str) -> str:
     key = (task, "query" if task.symmetric else side)
     for name in _CONFIG_NAMES.get(key, ()):
-        if config_prompts.get(name):
-            return config_prompts[name]
+        prompt = config_prompts.get(name)
+        if prompt:
+            return prompt
     return ""
 
 
@@ -293,7 +294,7 @@ def resolve_prompts(
     """Decide the prompts for ``task``: overrides, then profile, then model config, then none."""
     profile = find_profile(model_name, profile_name)
     fixed = profile.tasks.get(task, TaskPrompts()) if profile else TaskPrompts()
-    config_prompts = config_prompts or {}
+    config_prompts = config_prompts if config_prompts is not None else {}
 
     query = fixed.query if fixed.query is not None else _from_config(config_prompts, task, "query")
     document = (
@@ -338,13 +339,23 @@ def resolve_prompts(
     )
 
 
+FROM_MODEL_CONFIG = "(the model's own prompt, if its config has one)"
+
+
+class _AnyConfigPrompt(dict):
+    """Stands for a model config that has every prompt, to show what a profile leaves open."""
+
+    def get(self, key: str, default: object = None) -> str:
+        return FROM_MODEL_CONFIG
+
+
 def describe_profiles() -> list[tuple[str, str, str, Task, PromptSet]]:
     """Rows for ``tasksift models``: profile, description, patterns, task, default prompts."""
     rows = []
     for profile in PROFILES:
         example = profile.patterns[0]
         for task in Task:
-            prompts = resolve_prompts(example, task, profile_name=profile.name)
+            prompts = resolve_prompts(example, task, _AnyConfigPrompt(), profile_name=profile.name)
             rows.append(
                 (profile.name, profile.description, ", ".join(profile.patterns), task, prompts)
             )
