@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tasksift.documents import ReadReport, read_directory
-from tasksift.errors import InputError
+from tasksift.documents import Document, ReadReport, iter_text_files, read_document
+
+
+def read_directory(
+    root: Path, report: ReadReport, exclude: tuple[Path, ...] = ()
+) -> list[Document]:
+    """What the indexer reads of a folder: the text files that the walk keeps."""
+    found = (read_document(path, root, report) for path in iter_text_files(root, exclude))
+    return [document for document in found if document is not None]
 
 
 def _write(root: Path, files: dict[str, bytes | str]) -> None:
@@ -56,12 +63,15 @@ def test_walk_skips_what_it_should(tmp_path: Path) -> None:
     assert any("latin1.txt" in w and "UTF-8" in w for w in report.warnings)
 
 
-def test_missing_and_non_directory(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="not found"):
-        list(read_directory(tmp_path / "nope", ReadReport()))
+def test_a_file_that_is_no_corpus_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conftest import assert_one_line_error, invoke
+
     (tmp_path / "file.txt").write_text("x")
-    with pytest.raises(InputError, match="not a directory"):
-        list(read_directory(tmp_path / "file.txt", ReadReport()))
+    result = invoke(capsys, "index", tmp_path / "file.txt")
+    assert_one_line_error(result)
+    assert "not a directory" in result.stderr
 
 
 def test_unreadable_file_is_reported(tmp_path: Path) -> None:

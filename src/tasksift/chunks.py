@@ -8,7 +8,7 @@ some chunk (whitespace between windows aside).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tokenizers import Encoding, Tokenizer
@@ -101,10 +101,6 @@ class Chunker:
             if fitted < uncovered_end and text[fitted:uncovered_end].strip():
                 spans.extend(self._spans(text[fitted:uncovered_end], config, base + fitted))
         return sorted(spans)
-
-    def chunk_all(self, documents: Iterable[Document], config: ChunkingConfig) -> Iterator[Chunk]:
-        for document in documents:
-            yield from self.chunk(document, config)
 
 
 def _word_start(encoding: Encoding, index: int) -> int:

@@ -7,7 +7,9 @@ on. Nothing heavy is imported here.
 
 from __future__ import annotations
 
+import functools
 import gzip
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -31,6 +33,11 @@ class Document:
     text: str
     size: int = 0
     mtime_ns: int = 0
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """Content hash of the text: what tells a changed document from a touched one."""
+        return hashlib.sha256(self.text.encode()).hexdigest()
 
 
 @dataclass
@@ -143,20 +150,6 @@ def read_document(path: Path, root: Path, report: ReadReport) -> Document | None
         report.empty += 1
         return None
     return Document(doc_id, text, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
-
-
-def read_directory(
-    root: Path, report: ReadReport, exclude: tuple[Path, ...] = ()
-) -> Iterator[Document]:
-    """Every text document under ``root``."""
-    if not root.exists():
-        raise InputError(f"corpus directory not found: {root}")
-    if not root.is_dir():
-        raise InputError(f"not a directory: {root}")
-    for path in iter_text_files(root, exclude):
-        document = read_document(path, root, report)
-        if document is not None:
-            yield document
 
 
 def is_jsonl_corpus(path: Path) -> bool:

@@ -11,7 +11,6 @@ stopped. It reports through a :class:`Reporter`; it never prints.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 from collections.abc import Iterator, Sequence
@@ -44,7 +43,6 @@ from tasksift.index import (
     build_graph,
     generation_dir,
     load_index,
-    read_manifest,
     remove_stale_generations,
     write_generation,
 )
@@ -167,7 +165,7 @@ def build_index(
             )
         writer = _Writer(corpus, index_dir, options, existing, reporter)
         embed_seconds = writer.apply(plan) if plan.writes or not _complete(existing) else 0.0
-    manifest = read_manifest(index_dir)
+    manifest = writer.manifest  # the one just written, or the untouched index's
     return IndexSummary(
         index_dir=index_dir,
         documents=manifest.documents,
@@ -275,7 +273,7 @@ def _plan(
         if before is None:
             plan.added += 1
             plan.to_embed.append(document)
-        elif before.sha256 == sha256_text(document.text):
+        elif before.sha256 == document.sha256:
             plan.unchanged += 1
             if (before.size, before.mtime_ns) != (document.size, document.mtime_ns):
                 plan.touched[document.doc_id] = (document.size, document.mtime_ns)
@@ -327,10 +325,6 @@ def _changed_candidates(
         document = read_document(path, corpus, report)
         if document is not None:
             yield document
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _nothing_to_index(corpus: Path, report: ReadReport) -> str:
@@ -541,7 +535,7 @@ class _Writer:
                 "start": chunk.start,
                 "end": chunk.end,
                 "text": chunk.text,
-                "doc_sha256": sha256_text(document.text),
+                "doc_sha256": document.sha256,
                 "doc_size": document.size,
                 "doc_mtime_ns": document.mtime_ns,
             }
