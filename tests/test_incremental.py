@@ -77,12 +77,13 @@ def test_update_embeds_only_what_changed(
 def test_unchanged_corpus_loads_no_model_and_writes_nothing(
     corpus: Path, indexed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tasksift.pipeline
+    import tasksift.pipeline.model
+    import tasksift.pipeline.writer
 
     def no_model(*args: object, **kwargs: object) -> None:
         raise AssertionError("a model was loaded for an unchanged corpus")
 
-    monkeypatch.setattr(tasksift.pipeline, "load_embedder", no_model)
+    monkeypatch.setattr(tasksift.pipeline.model, "load_embedder", no_model)
     before = tree_digest(indexed)
     result = invoke(capsys, "index", corpus, "-i", indexed, "-q")
     assert result.code == 0, result.stderr
@@ -145,10 +146,11 @@ def test_interrupted_first_run_resumes(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import tasksift.pipeline
+    import tasksift.pipeline.model
+    import tasksift.pipeline.writer
 
     index = tmp_path / "index"
-    real = tasksift.pipeline.embed_chunks
+    real = tasksift.pipeline.writer.embed_chunks
     calls = {"n": 0}
 
     def dies_on_third_batch(*args, **kwargs):
@@ -157,7 +159,7 @@ def test_interrupted_first_run_resumes(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tasksift.pipeline, "embed_chunks", dies_on_third_batch)
+    monkeypatch.setattr(tasksift.pipeline.writer, "embed_chunks", dies_on_third_batch)
     interrupted = invoke(capsys, "index", corpus, "-i", index, "-q", "--checkpoint-every", "3")
     assert interrupted.code == 130
     partial = _consistent(index)

@@ -19,17 +19,22 @@ from tasksift import __version__
 from tasksift.errors import ExitCode, InputError, PartialError, TasksiftError
 from tasksift.options import (
     CHECKPOINT_DOCUMENTS,
+    DEFAULT_ALPHA,
     DEFAULT_CANDIDATES,
+    DEFAULT_FUSION_DEPTH,
     DEFAULT_RERANK_MODEL,
     DocumentFilter,
+    EvalMode,
+    FusionMethod,
     OutputFormat,
+    SearchMode,
     SearchRequest,
 )
 from tasksift.prompts import Task
 
 if TYPE_CHECKING:
     from tasksift.queries import Query, QueryFile
-    from tasksift.search import Searcher
+    from tasksift.search import Fusion, Searcher
 
 app = typer.Typer(
     name="tasksift",
@@ -168,6 +173,14 @@ def index(
             min=0, help="Tokens shared by neighbouring chunks. New index: 32.", show_default=False
         ),
     ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            help="Language of the lexical (BM25) side: its stemmer and stopwords, e.g. "
+            "english, french, german, or none. New index: english.",
+            show_default=False,
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Chunks per model batch.")] = 32,
     trust_remote_code: Annotated[
         bool, typer.Option(help="Allow models that run their own code (Nomic, Jina).")
@@ -200,6 +213,7 @@ def index(
         profile=profile,
         chunk_tokens=chunk_tokens,
         overlap=overlap,
+        language=language,
         trust_remote_code=trust_remote_code,
         batch_size=batch_size,
         rebuild=rebuild,
@@ -208,6 +222,12 @@ def index(
     show = not quiet and _stdout_is_terminal() and stderr.is_terminal
     with reporter_for(stderr, show=show, warnings=not quiet) as reporter:
         s = build_index(corpus, target, options, reporter)
+    if s.lexical_added and not quiet:
+        stderr.print(
+            f"note: added the lexical (BM25) side from the {s.chunks} stored chunks; nothing "
+            "was embedded again",
+            soft_wrap=True,
+        )
     typer.echo(
         f"indexed {s.documents} documents ({s.added} added, {s.changed} changed, {s.removed} "
         f"removed, {s.unchanged} unchanged), {s.chunks} chunks, {s.embedded} embedded, "
@@ -224,6 +244,39 @@ RerankOption = Annotated[
 ]
 RerankModel = Annotated[str, typer.Option(help="Cross-encoder: Hugging Face id or local folder.")]
 Candidates = Annotated[int, typer.Option(min=1, help="Chunks the reranker rescores per query.")]
+ModeOption = Annotated[
+    SearchMode | None,
+    typer.Option(
+        "--mode",
+        help="hybrid: dense and lexical (BM25) fused, the default when the index has a "
+        "lexical side; dense or lexical alone.",
+        show_default=False,
+    ),
+]
+FusionOption = Annotated[
+    FusionMethod,
+    typer.Option(
+        "--fusion",
+        help="How hybrid fuses: convex (alpha * dense + (1 - alpha) * lexical, min-max "
+        "normalized) or rrf (reciprocal rank fusion).",
+    ),
+]
+AlphaOption = Annotated[
+    float,
+    typer.Option("--alpha", min=0.0, max=1.0, help="Weight of the dense side in convex fusion."),
+]
+FusionDepth = Annotated[
+    int,
+    typer.Option("--fusion-depth", min=1, help="Candidates each retriever gives hybrid fusion."),
+]
+ExplainOption = Annotated[
+    bool,
+    typer.Option(
+        "--explain",
+        help="Show each hit's dense and lexical rank and score, the fused score and the "
+        "query words that matched.",
+    ),
+]
 QueriesOption = Annotated[
     str | None,
     typer.Option(
@@ -236,37 +289,64 @@ QueriesOption = Annotated[
 ]
 
 
+def _fusion(method: FusionMethod, alpha: float, depth: int) -> Fusion:
+    from tasksift.search import Fusion
+
+    return Fusion(method=method, alpha=alpha, depth=depth)
+
+
 def _open_searcher(
     index_path: Path | None,
     request: SearchRequest,
     rerank: bool,
     rerank_model: str,
     candidates: int,
+    mode: SearchMode | None = None,
+    fusion: Fusion | None = None,
+    explain: bool = False,
 ) -> Searcher:
     from tasksift.index import find_index
     from tasksift.search import Searcher
 
     searcher = Searcher.open(
-        find_index(index_path), request, rerank_model if rerank else None, candidates
+        find_index(index_path),
+        request,
+        mode=mode,
+        fusion=fusion,
+        rerank_model=rerank_model if rerank else None,
+        candidates=candidates,
+        explain=explain,
     )
     for note in searcher.notes:
-        stderr.print(f"[dim]note:[/] {escape(note)}", soft_wrap=True)
+        _note(note)
     return searcher
 
 
-def _usable_queries(searcher: Searcher, batch: QueryFile) -> list[Query]:
-    """Queries that fit the model; the others join ``batch.problems``, which are reported."""
-    usable = []
-    for query in batch.queries:
-        tokens = searcher.overlong(query.text)
-        if tokens is None:
-            usable.append(query)
-        else:
-            limit = searcher.manifest.model.max_seq_length
-            batch.problems.append(f"line {query.line}: query of {tokens} tokens (at most {limit})")
+def _note(message: str) -> None:
+    stderr.print(f"[dim]note:[/] {escape(message)}", soft_wrap=True)
+
+
+def _note_long_queries(searcher: Searcher, queries: list[Query]) -> None:
+    """One note for the queries the dense side reads only the start of; all are answered."""
+    long = [(q, n) for q in queries if (n := searcher.overlong(q.text)) is not None]
+    if not long:
+        return
+    limit = searcher.manifest.model.max_seq_length
+    lines = ", ".join(str(q.line) for q, _ in long[:5]) + (" ..." if len(long) > 5 else "")
+    where = (
+        f"the query is {long[0][1]} tokens"
+        if len(queries) == 1
+        else (f"{len(long)} queries (lines {lines}) are longer")
+    )
+    lexical = "; the lexical side reads all of it" if searcher.index.lexical else ""
+    _note(
+        f"{where} than the {limit} the model reads: the dense side uses the first {limit}{lexical}"
+    )
+
+
+def _report_problems(batch: QueryFile) -> None:
     for problem in sorted(batch.problems, key=lambda p: int(p.split()[1].rstrip(":"))):
         stderr.print(f"[yellow]skipped[/] {escape(problem)}", soft_wrap=True)
-    return usable
 
 
 @app.command()
@@ -301,12 +381,20 @@ def search(
             show_default=False,
         ),
     ] = None,
+    mode: ModeOption = None,
+    explain: ExplainOption = False,
+    fusion: FusionOption = FusionMethod.CONVEX,
+    alpha: AlphaOption = DEFAULT_ALPHA,
+    fusion_depth: FusionDepth = DEFAULT_FUSION_DEPTH,
     rerank: RerankOption = False,
     rerank_model: RerankModel = DEFAULT_RERANK_MODEL,
     candidates: Candidates = DEFAULT_CANDIDATES,
     fmt: FormatOption = None,
 ) -> None:
-    """Search an index with the query prompt of its task: one QUERY, or a file of them."""
+    """Search an index with the query prompt of its task: one QUERY, or a file of them.
+
+    Hybrid by default: the dense (vector) and lexical (BM25) results fused.
+    """
     from tasksift.output import choose_format, write_batch, write_hits
     from tasksift.queries import describe_skipped, read_queries
 
@@ -316,23 +404,32 @@ def search(
         raise typer.BadParameter("the query is empty", param_hint="QUERY")
     batch = read_queries(queries_file) if queries_file is not None else None
     request = SearchRequest(task, model, query_prompt, document_prompt, instruction)
-    searcher = _open_searcher(index_path, request, rerank, rerank_model, candidates)
+    searcher = _open_searcher(
+        index_path,
+        request,
+        rerank,
+        rerank_model,
+        candidates,
+        mode=mode,
+        fusion=_fusion(fusion, alpha, fusion_depth),
+        explain=explain,
+    )
     where = DocumentFilter(tuple(path_globs or ()), tuple(types or ()))
     out_format = choose_format(fmt, _stdout_is_terminal())
     if batch is None:
-        tokens = searcher.overlong(query)
-        if tokens is not None:
-            raise InputError(
-                f"the query is {tokens} tokens with its prompt; the model reads at most "
-                f"{searcher.manifest.model.max_seq_length}: shorten it"
-            )
-        hits = searcher.search([query], k, chunks=chunks, where=where)[0]
+        from tasksift.queries import Query
+
+        _note_long_queries(searcher, [Query("1", query, 1)])
+        hits = searcher.search([query], k, chunks=chunks, where=where, explain=explain)[0]
         write_hits(sys.stdout, Console(), query, hits, out_format)
         return
-    usable = _usable_queries(searcher, batch)
-    texts = [q.text for q in usable]
-    results = searcher.search(texts, k, chunks=chunks, where=where) if usable else []
-    triples = [(q.qid, q.text, hits) for q, hits in zip(usable, results, strict=True)]
+    _report_problems(batch)
+    _note_long_queries(searcher, batch.queries)
+    texts = [q.text for q in batch.queries]
+    results = (
+        searcher.search(texts, k, chunks=chunks, where=where, explain=explain) if texts else []
+    )
+    triples = [(q.qid, q.text, hits) for q, hits in zip(batch.queries, results, strict=True)]
     write_batch(sys.stdout, Console(), triples, out_format)
     if batch.problems:
         raise PartialError(f"{describe_skipped(batch.problems)}; the others were answered")
@@ -354,17 +451,32 @@ def evaluate(
     depth: Annotated[
         int, typer.Option(min=1, help="Documents retrieved per query (Recall@depth, MAP).")
     ] = 100,
+    mode: Annotated[
+        EvalMode | None,
+        typer.Option(
+            "--mode",
+            help="Search mode to evaluate, or all: hybrid, dense and lexical side by side. "
+            "Default: as search.",
+            show_default=False,
+        ),
+    ] = None,
     exact: Annotated[
         bool, typer.Option("--exact", help="Also run exact cosine search, and compare.")
     ] = False,
     task: TaskOption = None,
     model: ModelOption = None,
+    fusion: FusionOption = FusionMethod.CONVEX,
+    alpha: AlphaOption = DEFAULT_ALPHA,
+    fusion_depth: FusionDepth = DEFAULT_FUSION_DEPTH,
     rerank: RerankOption = False,
     rerank_model: RerankModel = DEFAULT_RERANK_MODEL,
     candidates: Candidates = 100,
     fmt: FormatOption = None,
 ) -> None:
-    """Measure retrieval quality against relevance judgments (nDCG, MRR, Recall, MAP)."""
+    """Measure retrieval quality against relevance judgments (nDCG, MRR, Recall, MAP).
+
+    Every judged query counts: one the run does not answer scores zero (trec_eval -c).
+    """
     import json
 
     from tasksift.evaluate import judged_queries, measure, overlap_at_k, to_run
@@ -373,24 +485,42 @@ def evaluate(
 
     judgments = read_qrels(qrels)
     batch = read_queries(queries_file)
-    request = SearchRequest(task, model)
-    searcher = _open_searcher(index_path, request, rerank, rerank_model, max(candidates, depth))
-    usable = _usable_queries(searcher, batch)
-    qids = judged_queries([q.qid for q in usable], judgments)
-    if not qids:
+    every = mode is EvalMode.ALL
+    search_mode = SearchMode.HYBRID if every else (mode and SearchMode(mode.value))
+    searcher = _open_searcher(
+        index_path,
+        SearchRequest(task, model),
+        rerank,
+        rerank_model,
+        max(candidates, depth),
+        mode=search_mode,
+        fusion=_fusion(fusion, alpha, fusion_depth),
+    )
+    _report_problems(batch)
+    judged = judged_queries(list(judgments), judgments)
+    asked = [q for q in batch.queries if q.qid in set(judged)]
+    if not asked:
         raise InputError("none of the queries has a relevant document in the judgments")
-    texts = [q.text for q in usable if q.qid in set(qids)]
-    run = to_run(qids, searcher.search(texts, depth))
-    rows = [measure("reranked" if rerank else "ANN (hnsw)", run, judgments, qids, k, depth)]
-    report: dict[str, object] = {"queries": len(qids), "k": k, "depth": depth}
+    _note_long_queries(searcher, asked)
+    qids, texts = [q.qid for q in asked], [q.text for q in asked]
+    suffix = " + rerank" if rerank else ""
+    rows = []
+    for each in [SearchMode.HYBRID, SearchMode.DENSE, SearchMode.LEXICAL] if every else [None]:
+        searcher.mode = each or searcher.mode
+        run = to_run(qids, searcher.search(texts, depth))
+        rows.append(measure(searcher.mode.value + suffix, run, judgments, judged, k, depth))
+    report: dict[str, object] = {
+        "queries": len(judged),
+        "unanswered": len(judged) - len(asked),
+        "k": k,
+        "depth": depth,
+    }
     if exact:
-        dense = run
-        if rerank:  # compare the dense searches, without the reranker
-            searcher.reranker = None
-            dense = to_run(qids, searcher.search(texts, depth))
+        searcher.reranker = None  # compare the first-stage searches, without the reranker
+        approximate = to_run(qids, searcher.search(texts, depth))
         exact_run = to_run(qids, searcher.search(texts, depth, exact=True))
-        rows.append(measure("exact", exact_run, judgments, qids, k, depth))
-        report[f"ann_recall@{k}_vs_exact"] = overlap_at_k(dense, exact_run, k)
+        rows.append(measure(f"{searcher.mode.value} exact", exact_run, judgments, judged, k, depth))
+        report[f"ann_recall@{k}_vs_exact"] = overlap_at_k(approximate, exact_run, k)
     report["runs"] = {row.name: row.measures for row in rows}
     if choose_format(fmt, _stdout_is_terminal()) is OutputFormat.TABLE:
         Console().print(eval_table(rows, report))

@@ -7,6 +7,7 @@ On disk an index is a folder::
       gen-<time_ns>/
         vectors.hnsw          hnswlib index, cosine space
         chunks.parquet        one row per chunk; schema metadata b"tasksift" = manifest JSON
+        lexical/              BM25 index of the same chunks (see ``lexical``)
         manifest.json         a copy of that manifest and the sidecar's size, for fast reads
       .lock                   held while `tasksift index` writes
 
@@ -38,12 +39,15 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+    from tasksift.lexical import LexicalIndex, TermStore
+
 FORMAT_VERSION = 1
 MANIFEST_KEY = b"tasksift"
 CURRENT_FILE = "CURRENT"
 VECTORS_FILE = "vectors.hnsw"
 CHUNKS_FILE = "chunks.parquet"
 MANIFEST_FILE = "manifest.json"
+LEXICAL_DIR = "lexical"  # tasksift.lexical.LEXICAL_DIR, without importing numpy here
 DEFAULT_INDEX_DIRNAME = ".tasksift"
 INDEX_ENV_VAR = "TASKSIFT_INDEX"
 
@@ -84,6 +88,7 @@ class Manifest:
     vectors_total: int = 0  # slots in the hnswlib file, deleted ones included
     complete: bool = True  # False for a checkpoint of a run that has not finished
     fast_path: dict[str, Any] | None = None  # see tasksift.fastpath.FastPathRecord
+    lexical: dict[str, Any] | None = None  # see tasksift.lexical.LexicalRecord; None: dense only
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     tool_version: str = __version__
     format_version: int = FORMAT_VERSION
@@ -116,6 +121,7 @@ class Manifest:
             vectors_total=int(data.get("vectors_total", data["chunks"])),
             complete=bool(data.get("complete", True)),
             fast_path=data.get("fast_path"),
+            lexical=data.get("lexical"),
             created_at=data["created_at"],
             tool_version=data["tool_version"],
             format_version=version,
@@ -226,16 +232,23 @@ def _manifest_from_parquet(sidecar: Path) -> Manifest:
 
 @dataclass(frozen=True)
 class LoadedIndex:
-    """A consistent, checked generation: manifest, chunk rows and hnswlib graph."""
+    """A consistent, checked generation: manifest, chunk rows, hnswlib graph and, when
+    asked for and present, the lexical index."""
 
     path: Path
     manifest: Manifest
     rows: pa.Table  # sorted by label
     graph: hnswlib.Index
+    folder: Path  # the generation
+    lexical: LexicalIndex | None = None
 
     @functools.cached_property
     def labels(self) -> np.ndarray:
         return self.rows.column("label").to_numpy()
+
+    @functools.cached_property
+    def documents(self) -> DocumentRows:
+        return DocumentRows.of(self.rows.column("doc_id").to_pylist())
 
     def row_of(self, label: int) -> int:
         """Row number of the chunk stored under ``label``."""
@@ -274,15 +287,44 @@ def _check_hnsw_header(vectors: Path, manifest: Manifest) -> None:
         )
 
 
-def load_index(index_dir: Path, manifest: Manifest | None = None) -> LoadedIndex:
+@dataclass(frozen=True)
+class DocumentRows:
+    """Sidecar rows grouped by document: rows ``order[starts[d]:ends[d]]`` are document
+    ``ids[d]``'s, and ``codes[row]`` is the document of a row."""
+
+    ids: np.ndarray  # document ids, sorted
+    codes: np.ndarray
+    order: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+    @classmethod
+    def of(cls, doc_ids: list[str]) -> DocumentRows:
+        import numpy as np
+
+        ids, codes = np.unique(np.asarray(doc_ids, dtype=object), return_inverse=True)
+        order = np.argsort(codes, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0]) if len(order) else order
+        ends = np.r_[starts[1:], len(order)] if len(order) else order
+        return cls(ids, codes, order, starts, ends)
+
+    def rows_of(self, document: int) -> np.ndarray:
+        return self.order[self.starts[document] : self.ends[document]]
+
+
+def load_index(
+    index_dir: Path, manifest: Manifest | None = None, lexical: bool = False
+) -> LoadedIndex:
     """Open the live generation and check that graph, rows and manifest agree.
+
+    With ``lexical``, also open the generation's lexical index when it has one.
 
     A writer keeps the previous generation when it swaps in a new one; should a reader
     still lose the race (two swaps while it reads), it starts over from ``CURRENT``.
     """
     for attempt in range(3):
         try:
-            return _load_generation(index_dir, manifest if attempt == 0 else None)
+            return _load_generation(index_dir, manifest if attempt == 0 else None, lexical)
         except _GenerationVanished:
             continue
     raise CorruptIndexError(f"index {index_dir} keeps changing under this reader; try again")
@@ -292,7 +334,7 @@ class _GenerationVanished(Exception):
     pass
 
 
-def _load_generation(index_dir: Path, manifest: Manifest | None) -> LoadedIndex:
+def _load_generation(index_dir: Path, manifest: Manifest | None, lexical: bool) -> LoadedIndex:
     import hnswlib
     import pyarrow.parquet as pq
 
@@ -322,7 +364,22 @@ def _load_generation(index_dir: Path, manifest: Manifest | None) -> LoadedIndex:
             "rebuild it with `tasksift index --rebuild`"
         )
     graph.set_ef(manifest.hnsw.ef)
-    return LoadedIndex(index_dir, manifest, rows, graph)
+    opened = _open_lexical(folder, manifest, rows.num_rows) if lexical else None
+    return LoadedIndex(index_dir, manifest, rows, graph, folder, opened)
+
+
+def _open_lexical(folder: Path, manifest: Manifest, rows: int) -> LexicalIndex | None:
+    from tasksift.lexical import LexicalIndex, LexicalRecord
+
+    record = LexicalRecord.from_dict(manifest.lexical)
+    if record is None:
+        return None
+    try:
+        return LexicalIndex.open(folder / LEXICAL_DIR, record, rows)
+    except CorruptIndexError:
+        if not folder.exists():
+            raise _GenerationVanished from None
+        raise
 
 
 def _check_rows(rows: pa.Table, manifest: Manifest) -> None:
@@ -384,12 +441,18 @@ def chunk_schema(manifest: Manifest) -> pa.Schema:
 
 
 def write_generation(
-    index_dir: Path, manifest: Manifest, rows: pa.Table, graph: hnswlib.Index | Path
-) -> Path:
+    index_dir: Path,
+    manifest: Manifest,
+    rows: pa.Table,
+    graph: hnswlib.Index | Path,
+    terms: TermStore | None = None,
+) -> Manifest:
     """Write a complete new generation and make it live; the old one stays until then.
 
     ``graph`` is an hnswlib index to save, or the vectors file of a previous generation to
-    reuse unchanged (hard-linked when the file system allows).
+    reuse unchanged (hard-linked when the file system allows). ``terms``, when given, are
+    built into the generation's lexical index. Returns the manifest as written (with file
+    sizes and the lexical record).
     """
     import pyarrow.parquet as pq
 
@@ -405,6 +468,10 @@ def write_generation(
             graph.save_index(str(vectors))
         _fsync(vectors)
         manifest = replace(manifest, vectors_bytes=vectors.stat().st_size)
+        if terms is not None:
+            labels = rows.column("label").to_pylist()
+            record = terms.write(staging / LEXICAL_DIR, labels)
+            manifest = replace(manifest, lexical=record.to_dict())
         table = rows.select(list(CHUNK_COLUMNS)).cast(chunk_schema(manifest))
         pq.write_table(table, staging / CHUNKS_FILE, compression="zstd")
         _fsync(staging / CHUNKS_FILE)
@@ -414,8 +481,7 @@ def write_generation(
         }
         (staging / MANIFEST_FILE).write_text(json.dumps(copy, indent=1), encoding="utf-8")
         _fsync(staging / MANIFEST_FILE)
-        final = index_dir / name
-        staging.rename(final)
+        staging.rename(index_dir / name)
         _point_current(index_dir, name)
     except OSError as exc:
         _discard(index_dir, name)
@@ -424,7 +490,7 @@ def write_generation(
             "is unchanged"
         ) from None
     remove_stale_generations(index_dir)
-    return final
+    return manifest
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -485,5 +551,9 @@ def remove_stale_generations(index_dir: Path) -> None:
 
 
 def index_size_on_disk(index_dir: Path) -> dict[str, int]:
+    """Bytes of each file of the live generation; a folder (``lexical/``) counts as one."""
     folder = generation_dir(index_dir)
-    return {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
+    return {
+        p.name: sum(f.stat().st_size for f in p.iterdir()) if p.is_dir() else p.stat().st_size
+        for p in sorted(folder.iterdir())
+    }

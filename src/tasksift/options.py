@@ -15,6 +15,30 @@ from tasksift.prompts import Task
 DEFAULT_RERANK_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
 DEFAULT_CANDIDATES = 50  # chunks a reranker rescores per query
 CHECKPOINT_DOCUMENTS = 256  # documents per commit of a first indexing run
+DEFAULT_ALPHA = 0.5  # weight of the dense side in convex fusion (see bench/fusion.py)
+DEFAULT_FUSION_DEPTH = 100  # candidates each retriever gives hybrid fusion
+
+
+class SearchMode(str, Enum):
+    """Which retrievers answer: both, fused (hybrid), or one of them."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    LEXICAL = "lexical"
+
+
+class EvalMode(str, Enum):
+    """``tasksift eval --mode``: one search mode, or all three side by side."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    LEXICAL = "lexical"
+    ALL = "all"
+
+
+class FusionMethod(str, Enum):
+    CONVEX = "convex"  # alpha * dense + (1 - alpha) * lexical, min-max normalized
+    RRF = "rrf"  # reciprocal rank fusion
 
 
 class OutputFormat(str, Enum):

@@ -106,7 +106,48 @@ def hit_record(hit: Hit) -> dict[str, Any]:
     }
     if hit.rerank_score is not None:
         record["rerank_score"] = round(hit.rerank_score, 6)
+    if hit.explanation is not None:
+        record["explain"] = explain_record(hit)
     return record
+
+
+def explain_record(hit: Hit) -> dict[str, Any]:
+    """The explanation of a hit as JSON: each side's rank and score, fused, matched words."""
+    why = hit.explanation
+
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 6)
+
+    return {
+        "dense_rank": why.dense_rank,
+        "dense_score": rounded(why.dense_score),
+        "lexical_rank": why.lexical_rank,
+        "lexical_score": rounded(why.lexical_score),
+        "fused_score": rounded(why.fused_score),
+        "rerank_score": rounded(hit.rerank_score),
+        "matched_terms": list(why.matched_terms),
+    }
+
+
+def _why(hit: Hit) -> str:
+    """The explanation column of the table: where each retriever ranked the hit."""
+    why = hit.explanation
+    lines = []
+    for side, rank, score, digits in (
+        ("dense", why.dense_rank, why.dense_score, 3),
+        ("lexical", why.lexical_rank, why.lexical_score, 2),
+    ):
+        if score is not None:
+            place = f"#{rank}" if rank is not None else "[dim]not in top[/]"
+            if side == "lexical" and not score:
+                lines.append("lexical [dim]no match[/]")
+                continue
+            lines.append(f"{side} {place} [dim]{score:.{digits}f}[/]")
+    if why.fused_score is not None:
+        lines.append(f"fused [bold]{why.fused_score:.3f}[/]")
+    if why.matched_terms:
+        lines.append("[dim]matched:[/] " + escape(", ".join(why.matched_terms)))
+    return "\n".join(lines)
 
 
 def write_hits(
@@ -176,23 +217,39 @@ def hits_table(query: str, hits: list[Hit]) -> Table | Text:
         return Text("no results", style="dim")
     terms = query_terms(query)
     reranked = any(h.rerank_score is not None for h in hits)
+    explained = any(h.explanation is not None for h in hits)
     table = Table(title=f"[bold]{query}[/]", title_justify="left", show_lines=True, expand=True)
     table.add_column("#", justify="right", style="dim", no_wrap=True)
     if reranked:
         table.add_column("rerank", justify="right", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)
     table.add_column("document", style="cyan", overflow="fold", ratio=2)
+    if explained:
+        table.add_column("why", ratio=2)
     table.add_column("snippet", ratio=3)
     for hit in hits:
-        text = Text(snippet(hit.text, terms))
-        text.highlight_words(terms, style="bold yellow", case_sensitive=False)
+        words = list(hit.explanation.matched_words) if explained and hit.explanation else terms
+        text = Text(snippet(hit.text, [w.lower() for w in words]))
+        if explained:
+            text.highlight_regex(_whole_words(words), style="bold yellow")
+        else:
+            text.highlight_words(terms, style="bold yellow", case_sensitive=False)
         cells: list[Any] = [str(hit.rank)]
         if reranked:
             cells.append(f"{hit.rerank_score:.3f}")
         where = hit.doc_id if hit.doc_id == hit.path else f"{hit.doc_id}\n[dim]{hit.path}[/]"
-        cells += [f"{hit.score:.3f}", f"{where}\n[dim]chars {hit.start}-{hit.end}[/]", text]
-        table.add_row(*cells)
+        cells += [f"{hit.score:.3f}", f"{where}\n[dim]chars {hit.start}-{hit.end}[/]"]
+        if explained:
+            cells.append(_why(hit) if hit.explanation else "")
+        table.add_row(*cells, text)
     return table
+
+
+def _whole_words(words: list[str]) -> str:
+    """A regex matching any of ``words`` as a whole word (never matches when empty)."""
+    if not words:
+        return r"(?!x)x"
+    return r"(?i)\b(?:" + "|".join(re.escape(w) for w in words) + r")\b"
 
 
 def manifest_record(manifest: Manifest, index_path: str, sizes: dict[str, int]) -> dict[str, Any]:
@@ -285,7 +342,11 @@ def eval_table(rows: list[Any], report: dict[str, Any]) -> Table:
         table.add_column(name, justify="right")
     for row in rows:
         table.add_row(row.name, *(f"{100 * row.measures[n]:.2f}" for n in names))
+    notes = []
+    if report.get("unanswered"):
+        notes.append(f"{report['unanswered']} judged queries not answered count as 0")
     overlap = [key for key in report if key.startswith("ann_recall@")]
     if overlap:
-        table.caption = f"ANN recall@{report['k']} against exact search: {report[overlap[0]]:.4f}"
+        notes.append(f"ANN recall@{report['k']} against exact search: {report[overlap[0]]:.4f}")
+    table.caption = "; ".join(notes) or None
     return table

@@ -1,0 +1,135 @@
+"""The model side of indexing: open the embedder (the index's, or a new one with its
+manifest), export the fast query path, and embed chunks with the document prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from tasksift.chunks import Chunk, Chunker, ChunkingConfig
+from tasksift.errors import InputError
+from tasksift.fastpath import export_query_encoder
+from tasksift.index import Manifest, ModelInfo
+from tasksift.pipeline.plan import IndexOptions, Reporter
+from tasksift.prompts import PromptSet, Task, resolve_prompts
+from tasksift.vectors import (
+    DEFAULT_MODEL,
+    Embedder,
+    SentenceTransformerEmbedder,
+    config_prompts,
+    load_embedder,
+)
+
+DEFAULT_OVERLAP = 32
+EMBED_SLICE = 128  # chunks per progress step; sorted by length so padding stays small
+
+
+@dataclass(frozen=True)
+class OpenModel:
+    """An embedder with the prompts and chunking an index uses it with."""
+
+    embedder: Embedder
+    prompts: PromptSet
+    chunker: Chunker
+    config: ChunkingConfig
+    manifest: Manifest
+
+
+def open_index_model(manifest: Manifest) -> OpenModel:
+    """The model of an existing index, checked to have the weights it was built with."""
+    embedder = load_embedder(
+        manifest.model.name,
+        trust_remote_code=manifest.model.trust_remote_code,
+        expected_fingerprint=manifest.model.fingerprint,
+    )
+    chunker = Chunker(embedder.tokenizer, embedder.max_seq_length, manifest.prompts.document)
+    config = ChunkingConfig(**manifest.chunking)
+    return OpenModel(embedder, manifest.prompts, chunker, config, manifest)
+
+
+def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
+    """The model a new index asks for, with the manifest that records it."""
+    embedder = load_embedder(
+        options.model or DEFAULT_MODEL, trust_remote_code=options.trust_remote_code
+    )
+    task = options.task or Task.RETRIEVAL
+    prompts = resolve_prompts(
+        embedder.name,
+        task,
+        _model_prompts(embedder),
+        profile_name=options.profile,
+        query_prompt=options.query_prompt,
+        document_prompt=options.document_prompt,
+        instruction=options.instruction,
+    )
+    chunker = Chunker(embedder.tokenizer, embedder.max_seq_length, prompts.document)
+    size = options.chunk_tokens if options.chunk_tokens is not None else chunker.budget
+    overlap = options.overlap if options.overlap is not None else DEFAULT_OVERLAP
+    try:
+        config = ChunkingConfig(chunk_tokens=min(size, chunker.budget), overlap=overlap)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    manifest = Manifest(
+        model=ModelInfo(
+            name=embedder.name,
+            path=str(embedder.source.path) if embedder.source.path else None,
+            revision=embedder.source.revision,
+            fingerprint=embedder.fingerprint,
+            dimension=embedder.dimension,
+            max_seq_length=embedder.max_seq_length,
+            trust_remote_code=options.trust_remote_code,
+        ),
+        task=task,
+        prompts=prompts,
+        chunking={"chunk_tokens": config.chunk_tokens, "overlap": config.overlap},
+        hnsw=options.hnsw,
+        documents=0,
+        chunks=0,
+        corpus_root=str(corpus.resolve()),
+    )
+    return OpenModel(embedder, prompts, chunker, config, manifest)
+
+
+def export_fast_path(
+    model: OpenModel, index_dir: Path, manifest: Manifest, reporter: Reporter
+) -> Manifest:
+    """Give the index a checked ONNX query encoder (see ``fastpath``), when possible."""
+    if not isinstance(model.embedder, SentenceTransformerEmbedder):
+        return manifest
+    reporter.stage("exporting query encoder", None)
+    prompts = model.prompts
+    record = export_query_encoder(model.embedder, prompts.query, prompts.query_adapter, index_dir)
+    if not record.passed:
+        reporter.warn(f"no fast query path for this model: {record.reason}")
+    return replace(manifest, fast_path=record.to_dict())
+
+
+def _model_prompts(embedder: Embedder) -> dict[str, str]:
+    if isinstance(embedder, SentenceTransformerEmbedder):
+        return embedder.prompts
+    return config_prompts(getattr(getattr(embedder, "source", None), "path", None))
+
+
+def embed_chunks(
+    embedder: Embedder,
+    chunks: Sequence[Chunk],
+    prompts: PromptSet,
+    batch_size: int,
+    reporter: Reporter,
+) -> np.ndarray:
+    """Vectors of ``document prompt + chunk text``, in the order of ``chunks``."""
+    order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].text), reverse=True)
+    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+    for begin in range(0, len(order), EMBED_SLICE):
+        part = order[begin : begin + EMBED_SLICE]
+        vectors[part] = embedder.encode(
+            [chunks[i].text for i in part],
+            prompts.document,
+            adapter=prompts.document_adapter,
+            batch_size=batch_size,
+        )
+        reporter.advance(len(part))
+    return vectors

@@ -1,0 +1,58 @@
+"""Fusion of the dense and lexical retrievers' scores into one ranking.
+
+Two functions, after Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval"
+(TOIS 2023): a convex combination of scores min-max normalized over the query's
+candidates (``alpha`` is the dense side's weight), and reciprocal rank fusion, which uses
+ranks only (``rrf_k`` damps the top ranks). Each retriever contributes its top ``depth``
+candidates; a candidate one side did not return is scored by that side all the same, so the
+convex combination never guesses a missing score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tasksift.options import FusionMethod
+
+
+@dataclass(frozen=True)
+class Fusion:
+    method: FusionMethod = FusionMethod.CONVEX
+    alpha: float = 0.5
+    rrf_k: int = 60
+    depth: int = 100  # candidates taken from each retriever
+
+
+def minmax(scores: np.ndarray) -> np.ndarray:
+    """Scores mapped to [0, 1] over the candidates; equal scores map to 1 (0 when all are 0)."""
+    if len(scores) == 0:
+        return scores
+    low, high = float(scores.min()), float(scores.max())
+    if high - low <= 1e-12:
+        return np.full(len(scores), 1.0 if high > 0 else 0.0)
+    return (scores - low) / (high - low)
+
+
+def fuse(
+    fusion: Fusion,
+    dense: np.ndarray,
+    lexical: np.ndarray,
+    dense_rank: np.ndarray,
+    lexical_rank: np.ndarray,
+) -> np.ndarray:
+    """Fused score of each candidate; ranks are 1-based, 0 where a side did not return it."""
+    if fusion.method is FusionMethod.RRF:
+        return _reciprocal(dense_rank, fusion.rrf_k) + _reciprocal(lexical_rank, fusion.rrf_k)
+    return fusion.alpha * minmax(dense) + (1 - fusion.alpha) * minmax(lexical)
+
+
+def _reciprocal(ranks: np.ndarray, k: int) -> np.ndarray:
+    return np.where(ranks > 0, 1.0 / (k + np.maximum(ranks, 1)), 0.0)
+
+
+def ranks_in(candidates: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """1-based position of each candidate in ``ranked`` (best first), 0 where absent."""
+    position = {int(item): rank for rank, item in enumerate(ranked.tolist(), start=1)}
+    return np.fromiter((position.get(int(c), 0) for c in candidates), np.int64, len(candidates))

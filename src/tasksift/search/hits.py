@@ -1,0 +1,65 @@
+"""Hits: what a search returns, and how hits are ranked and grouped by document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tasksift.index import LoadedIndex
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a hit ranks where it does: each retriever's view, and the terms that matched.
+
+    Ranks are 1-based positions in that retriever's own candidate list, None when the hit
+    was not among its candidates (its score is then computed for the fusion all the same).
+    """
+
+    dense_score: float | None
+    dense_rank: int | None
+    lexical_score: float | None
+    lexical_rank: int | None
+    fused_score: float | None
+    matched_terms: tuple[str, ...] = ()  # query words whose terms the chunk holds
+    matched_words: tuple[str, ...] = ()  # words of the chunk that matched, for highlights
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    doc_id: str
+    path: str
+    score: float  # dense: cosine; lexical: BM25; hybrid: fused score
+    label: int
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    rerank_score: float | None = None
+    explanation: Explanation | None = None
+
+
+_HIT_COLUMNS = ("doc_id", "path", "ordinal", "start", "end", "text")
+
+
+def hit_at(index: LoadedIndex, label: int, score: float, rank: int) -> Hit:
+    """The hit of the chunk stored under ``label``."""
+    position = index.row_of(label)
+    row = {name: index.rows.column(name)[position].as_py() for name in _HIT_COLUMNS}
+    return Hit(rank=rank, score=score, label=label, **row)
+
+
+def best_per_document(hits: list[Hit], k: int, key: str = "score") -> list[Hit]:
+    """The best chunk of each of the top ``k`` documents, ranked by ``key``."""
+    best: dict[str, Hit] = {}
+    for hit in sorted(hits, key=lambda h: getattr(h, key), reverse=True):
+        best.setdefault(hit.doc_id, hit)
+    ranked = sorted(best.values(), key=lambda h: getattr(h, key), reverse=True)[:k]
+    return [replace(hit, rank=rank) for rank, hit in enumerate(ranked, start=1)]
+
+
+def rank_hits(hits: list[Hit], k: int) -> list[Hit]:
+    """Top ``k`` chunk hits, renumbered."""
+    return [replace(hit, rank=rank) for rank, hit in enumerate(hits[:k], start=1)]

@@ -1,0 +1,325 @@
+"""The searcher: an index opened for queries, answering in dense, lexical or hybrid mode.
+
+Hybrid (the default when the index has a lexical side) takes each retriever's top
+candidates, scores every candidate on both sides, and fuses the scores (see ``fusion``).
+Documents are ranked by their fused score; each is shown as the chunk of the retriever
+that ranked it higher. ``--rerank`` rescores the fused chunk candidates.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tasksift.chunks import untruncated
+from tasksift.errors import MismatchError
+from tasksift.index import LoadedIndex, Manifest, load_index, read_manifest
+from tasksift.options import DEFAULT_CANDIDATES, DocumentFilter, SearchMode, SearchRequest
+from tasksift.search import lexical as lexical_side
+from tasksift.search.dense import (
+    EXACT_FILTER_LIMIT,
+    AllowedLabels,
+    chunk_similarities,
+    encode_queries,
+    exact_search,
+    nearest_chunks,
+    open_query_embedder,
+    top_documents,
+)
+from tasksift.search.fusion import Fusion, fuse, ranks_in
+from tasksift.search.guard import check_request
+from tasksift.search.hits import Explanation, Hit, best_per_document, hit_at, rank_hits
+from tasksift.vectors import Embedder
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+    from tasksift.rerank import Reranker
+
+
+def choose_mode(manifest: Manifest, asked: SearchMode | None, index_dir: Path) -> SearchMode:
+    """The mode asked for, else hybrid when the index has a lexical side, else dense."""
+    if manifest.lexical is not None:
+        return asked or SearchMode.HYBRID
+    if asked in (SearchMode.LEXICAL, SearchMode.HYBRID):
+        raise MismatchError(
+            f"index {index_dir} has no lexical side (built before tasksift had one), so it "
+            f"cannot answer in {asked.value} mode; either search with --mode dense, or add the "
+            f"lexical side without embedding anything again: tasksift index "
+            f"{manifest.corpus_root} --index {index_dir}"
+        )
+    return SearchMode.DENSE
+
+
+@dataclass
+class Searcher:
+    """An index opened for searching: manifest checked, graph loaded, models ready."""
+
+    index: LoadedIndex
+    embedder: Embedder | None  # None in lexical mode: no model is loaded
+    mode: SearchMode = SearchMode.DENSE
+    fusion: Fusion = field(default_factory=Fusion)
+    reranker: Reranker | None = None
+    candidates: int = DEFAULT_CANDIDATES
+    notes: list[str] = field(default_factory=list)  # for the user, e.g. a skipped fast path
+
+    @classmethod
+    def open(
+        cls,
+        index_dir: Path,
+        request: SearchRequest,
+        mode: SearchMode | None = None,
+        fusion: Fusion | None = None,
+        rerank_model: str | None = None,
+        candidates: int = DEFAULT_CANDIDATES,
+        explain: bool = False,
+    ) -> Searcher:
+        """Refuse a mismatched request first, then load the index, reranker and model."""
+        manifest = read_manifest(index_dir)
+        check_request(manifest, request, index_dir)
+        notes = []
+        if mode is None and manifest.lexical is None:
+            notes.append(
+                f"index {index_dir} has no lexical side: dense search only; run `tasksift "
+                "index` on its corpus to add one (nothing is embedded again)"
+            )
+        chosen = choose_mode(manifest, mode, index_dir)
+        wants_lexical = chosen is not SearchMode.DENSE or explain
+        index = load_index(index_dir, manifest, lexical=wants_lexical)
+        reranker = None
+        if rerank_model is not None:
+            from tasksift.rerank import load_reranker
+
+            reranker = load_reranker(rerank_model)
+        embedder = None
+        if chosen is not SearchMode.LEXICAL:
+            embedder, note = open_query_embedder(index_dir, manifest)
+            notes += [note] if note else []
+        return cls(index, embedder, chosen, fusion or Fusion(), reranker, candidates, notes)
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.index.manifest
+
+    @functools.cached_property
+    def _counter(self) -> Tokenizer | None:
+        return untruncated(self.embedder.tokenizer) if self.embedder is not None else None
+
+    def overlong(self, query: str) -> int | None:
+        """The query's token count when the dense side cannot read it whole, else None."""
+        if self._counter is None:
+            return None
+        prompt = self.manifest.prompts.query
+        tokens = len(self._counter.encode(prompt + query).ids)
+        return tokens if tokens > self.manifest.model.max_seq_length else None
+
+    def encode(self, queries: list[str]) -> np.ndarray:
+        return encode_queries(self.embedder, self.manifest, queries)
+
+    def search(
+        self,
+        queries: list[str],
+        k: int,
+        chunks: bool = False,
+        exact: bool = False,
+        where: DocumentFilter | None = None,
+        explain: bool = False,
+    ) -> list[list[Hit]]:
+        """Results for each query: top ``k`` documents (or chunks with ``chunks``).
+
+        ``where`` restricts the results to some documents, inside each retriever: a subset
+        of up to ``EXACT_FILTER_LIMIT`` chunks is searched exactly by the dense side, a
+        larger one through the graph with a filter, so that a small subset is never crowded
+        out by the rest.
+        """
+        allowed = AllowedLabels.of(self.index, where) if where else None
+        if allowed is not None and len(allowed.labels) <= EXACT_FILTER_LIMIT:
+            exact = True
+        pool = max(self.candidates, k) if self.reranker is not None else k
+        as_chunks = chunks or self.reranker is not None
+        if self.mode is SearchMode.DENSE:
+            found = self._dense(queries, pool, as_chunks, exact, allowed)
+        else:
+            mask = lexical_side.row_mask(self.index, allowed)
+            scores = [lexical_side.row_scores(self.index, q, mask) for q in queries]
+            if self.mode is SearchMode.LEXICAL:
+                found = [self._lexical(s, pool, as_chunks) for s in scores]
+            else:
+                vectors = self.encode(queries)
+                found = self._hybrid(vectors, scores, pool, as_chunks, exact, allowed)
+        if self.reranker is not None:
+            reranked = [self.reranker.rerank(q, h) for q, h in zip(queries, found, strict=True)]
+            found = [
+                rank_hits(h, k) if chunks else best_per_document(h, k, "rerank_score")
+                for h in reranked
+            ]
+        if not explain:
+            return [[replace(h, explanation=None) for h in hits] for hits in found]
+        return [self._with_terms(q, hits) for q, hits in zip(queries, found, strict=True)]
+
+    # -- dense
+
+    def _dense(
+        self,
+        queries: list[str],
+        count: int,
+        chunks: bool,
+        exact: bool,
+        allowed: AllowedLabels | None,
+    ) -> list[list[Hit]]:
+        vectors = self.encode(queries)
+        try:
+            found = self._dense_candidates(vectors, count, chunks, exact, allowed)
+        except RuntimeError:  # hnswlib found fewer filtered neighbours than asked for
+            if allowed is None or exact:
+                raise
+            found = self._dense_candidates(vectors, count, chunks, True, allowed)
+        return [[self._explained_alone(h, dense=True) for h in hits] for hits in found]
+
+    def _dense_candidates(
+        self,
+        vectors: np.ndarray,
+        count: int,
+        chunks: bool,
+        exact: bool,
+        allowed: AllowedLabels | None,
+    ) -> list[list[Hit]]:
+        if exact:
+            subset = None if allowed is None else allowed.labels
+            return exact_search(self.index, vectors, count, subset, per_document=not chunks)
+        if chunks:
+            return nearest_chunks(self.index, vectors, count, allowed)
+        return top_documents(self.index, vectors, count, allowed)
+
+    @staticmethod
+    def _explained_alone(hit: Hit, dense: bool) -> Hit:
+        side = (hit.score, hit.rank) if dense else (None, None)
+        other = (None, None) if dense else (hit.score, hit.rank)
+        return replace(hit, explanation=Explanation(*side, *other, fused_score=None))
+
+    # -- lexical
+
+    def _lexical(self, scores: np.ndarray, count: int, chunks: bool) -> list[Hit]:
+        labels = self.index.labels
+        if chunks:
+            rows = lexical_side.top_positions(scores, count)
+            hits = [hit_at(self.index, int(labels[r]), float(scores[r]), 0) for r in rows]
+        else:
+            best, best_row = lexical_side.document_scores(self.index, scores)
+            documents = lexical_side.top_positions(best, count)
+            hits = [
+                hit_at(self.index, int(labels[best_row[d]]), float(best[d]), 0) for d in documents
+            ]
+        return [self._explained_alone(h, dense=False) for h in rank_hits(hits, count)]
+
+    # -- hybrid
+
+    def _hybrid(
+        self,
+        vectors: np.ndarray,
+        scores: list[np.ndarray],
+        count: int,
+        chunks: bool,
+        exact: bool,
+        allowed: AllowedLabels | None,
+    ) -> list[list[Hit]]:
+        depth = max(self.fusion.depth, count)
+        try:
+            dense = self._dense_candidates(vectors, depth, chunks, exact, allowed)
+        except RuntimeError:
+            dense = self._dense_candidates(vectors, depth, chunks, True, allowed)
+        fused = self._fuse_chunks if chunks else self._fuse_documents
+        return [
+            fused(vector, lexical, hits, depth, count)
+            for vector, lexical, hits in zip(vectors, scores, dense, strict=True)
+        ]
+
+    def _fuse_chunks(
+        self, vector: np.ndarray, lexical: np.ndarray, dense: list[Hit], depth: int, count: int
+    ) -> list[Hit]:
+        labels = self.index.labels
+        dense_rows = np.searchsorted(labels, [h.label for h in dense]).astype(np.int64)
+        lexical_rows = lexical_side.top_positions(lexical, depth)
+        rows = np.unique(np.concatenate([dense_rows, lexical_rows]))
+        dense_scores = chunk_similarities(self.index, vector, labels[rows])
+        lexical_scores = lexical[rows]
+        dense_rank, lexical_rank = ranks_in(rows, dense_rows), ranks_in(rows, lexical_rows)
+        fused = fuse(self.fusion, dense_scores, lexical_scores, dense_rank, lexical_rank)
+        order = np.lexsort((rows, -fused))[:count]
+        hits = []
+        for rank, i in enumerate(order, start=1):
+            explanation = Explanation(
+                float(dense_scores[i]),
+                int(dense_rank[i]) or None,
+                float(lexical_scores[i]),
+                int(lexical_rank[i]) or None,
+                float(fused[i]),
+            )
+            hit = hit_at(self.index, int(labels[rows[i]]), float(fused[i]), rank)
+            hits.append(replace(hit, explanation=explanation))
+        return hits
+
+    def _fuse_documents(
+        self, vector: np.ndarray, lexical: np.ndarray, dense: list[Hit], depth: int, count: int
+    ) -> list[Hit]:
+        groups, labels = self.index.documents, self.index.labels
+        dense_docs = groups.codes[np.searchsorted(labels, [h.label for h in dense])]
+        lexical_best, lexical_row = lexical_side.document_scores(self.index, lexical)
+        lexical_docs = lexical_side.top_positions(lexical_best, depth)
+        docs = np.unique(np.concatenate([dense_docs, lexical_docs]).astype(np.int64))
+        # every chunk of every candidate document, scored by the dense side
+        segments = [groups.rows_of(d) for d in docs]
+        rows = np.concatenate(segments) if segments else np.zeros(0, dtype=np.int64)
+        similarities = chunk_similarities(self.index, vector, labels[rows])
+        starts = np.cumsum([0, *(len(s) for s in segments[:-1])]).astype(np.int64)
+        dense_scores = np.maximum.reduceat(similarities, starts) if len(rows) else similarities
+        dense_row = [
+            int(rows[s + np.argmax(similarities[s : s + len(seg)])])
+            for s, seg in zip(starts, segments, strict=True)
+        ]
+        lexical_scores = lexical_best[docs]
+        dense_rank, lexical_rank = ranks_in(docs, dense_docs), ranks_in(docs, lexical_docs)
+        fused = fuse(self.fusion, dense_scores, lexical_scores, dense_rank, lexical_rank)
+        order = np.lexsort((docs, -fused))[:count]
+        hits = []
+        for rank, i in enumerate(order, start=1):
+            by_dense = _ranks_higher(int(dense_rank[i]), int(lexical_rank[i]))
+            row = dense_row[i] if by_dense else int(lexical_row[docs[i]])
+            explanation = Explanation(
+                float(dense_scores[i]),
+                int(dense_rank[i]) or None,
+                float(lexical_scores[i]),
+                int(lexical_rank[i]) or None,
+                float(fused[i]),
+            )
+            hit = hit_at(self.index, int(labels[row]), float(fused[i]), rank)
+            hits.append(replace(hit, explanation=explanation))
+        return hits
+
+    # -- explanations
+
+    def _with_terms(self, query: str, hits: list[Hit]) -> list[Hit]:
+        """Hits whose explanation lists the query words found in their chunk."""
+        if self.index.lexical is None:
+            return hits
+        from tasksift.analysis import matching_words
+
+        analyzer = self.index.lexical.analyzer
+        explained = []
+        for hit in hits:
+            query_words, text_words = matching_words(analyzer, query, hit.text)
+            base = hit.explanation or Explanation(None, None, None, None, None)
+            terms = replace(base, matched_terms=tuple(query_words), matched_words=tuple(text_words))
+            explained.append(replace(hit, explanation=terms))
+        return explained
+
+
+def _ranks_higher(dense_rank: int, lexical_rank: int) -> bool:
+    """Whether the dense side ranked a candidate at least as high as the lexical side."""
+    if dense_rank == 0:
+        return False
+    return lexical_rank == 0 or dense_rank <= lexical_rank
