@@ -333,11 +333,12 @@ def _note_long_queries(searcher: Searcher, queries: list[Query]) -> None:
         return
     limit = searcher.manifest.model.max_seq_length
     lines = ", ".join(str(q.line) for q, _ in long[:5]) + (" ..." if len(long) > 5 else "")
-    where = (
-        f"the query is {long[0][1]} tokens"
-        if len(queries) == 1
-        else (f"{len(long)} queries (lines {lines}) are longer")
-    )
+    if len(queries) == 1:
+        where = f"the query is {long[0][1]} tokens, longer"
+    elif len(long) == 1:
+        where = f"1 query (line {lines}) is longer"
+    else:
+        where = f"{len(long)} queries (lines {lines}) are longer"
     lexical = "; the lexical side reads all of it" if searcher.index.lexical else ""
     _note(
         f"{where} than the {limit} the model reads: the dense side uses the first {limit}{lexical}"
@@ -503,24 +504,25 @@ def evaluate(
         raise InputError("none of the queries has a relevant document in the judgments")
     _note_long_queries(searcher, asked)
     qids, texts = [q.qid for q in asked], [q.text for q in asked]
-    suffix = " + rerank" if rerank else ""
-    rows = []
-    for each in [SearchMode.HYBRID, SearchMode.DENSE, SearchMode.LEXICAL] if every else [None]:
-        searcher.mode = each or searcher.mode
-        run = to_run(qids, searcher.search(texts, depth))
-        rows.append(measure(searcher.mode.value + suffix, run, judgments, judged, k, depth))
+    modes = [SearchMode.HYBRID, SearchMode.DENSE, SearchMode.LEXICAL] if every else [searcher.mode]
     report: dict[str, object] = {
         "queries": len(judged),
         "unanswered": len(judged) - len(asked),
         "k": k,
         "depth": depth,
     }
-    if exact:
-        searcher.reranker = None  # compare the first-stage searches, without the reranker
-        approximate = to_run(qids, searcher.search(texts, depth))
-        exact_run = to_run(qids, searcher.search(texts, depth, exact=True))
-        rows.append(measure(f"{searcher.mode.value} exact", exact_run, judgments, judged, k, depth))
-        report[f"ann_recall@{k}_vs_exact"] = overlap_at_k(approximate, exact_run, k)
+    reranker, rows = searcher.reranker, []
+    for each in modes:
+        searcher.mode, searcher.reranker = each, reranker
+        run = to_run(qids, searcher.search(texts, depth))
+        name = each.value + (" + rerank" if rerank else "")
+        rows.append(measure(name, run, judgments, judged, k, depth))
+        if exact and each is not SearchMode.LEXICAL:  # BM25 scoring is exact already
+            searcher.reranker = None  # compare the first-stage searches
+            approximate = run if not rerank else to_run(qids, searcher.search(texts, depth))
+            exact_run = to_run(qids, searcher.search(texts, depth, exact=True))
+            rows.append(measure(f"{each.value} exact", exact_run, judgments, judged, k, depth))
+            report.setdefault(f"ann_recall@{k}_vs_exact", overlap_at_k(approximate, exact_run, k))
     report["runs"] = {row.name: row.measures for row in rows}
     if choose_format(fmt, _stdout_is_terminal()) is OutputFormat.TABLE:
         Console().print(eval_table(rows, report))

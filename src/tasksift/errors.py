@@ -38,10 +38,14 @@ class NoDocumentsError(InputError):
     """The corpus holds no document that can be indexed."""
 
 
-class UnknownTaskError(InputError):
-    """A task name that tasksift does not know."""
+class UsageError(InputError):
+    """An option value tasksift does not accept, found past the command-line parser."""
 
     exit_code = ExitCode.USAGE
+
+
+class UnknownTaskError(UsageError):
+    """A task name that tasksift does not know."""
 
 
 class MismatchError(TasksiftError):

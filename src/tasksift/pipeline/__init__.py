@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasksift.documents import ReadReport, is_jsonl_corpus
-from tasksift.errors import IndexLockedError, InputError, MismatchError, NoDocumentsError
+from tasksift.errors import (
+    IndexLockedError,
+    InputError,
+    MismatchError,
+    NoDocumentsError,
+    UsageError,
+)
 from tasksift.index import CURRENT_FILE, LoadedIndex, Manifest, load_index, remove_stale_generations
 from tasksift.pipeline.plan import (
     IndexOptions,
@@ -67,6 +73,8 @@ def build_index(
     reporter = reporter or SilentReporter()
     began = time.perf_counter()
     _check_corpus(corpus)
+    if options.language is not None:
+        _check_language(options.language)
     with _writer_lock(index_dir):
         remove_stale_generations(index_dir)  # what a killed run may have left
         existing = None if options.rebuild else _existing(index_dir)
@@ -112,6 +120,15 @@ def _check_corpus(corpus: Path) -> None:
         raise InputError(f"corpus not found: {corpus}")
     if not (corpus.is_dir() or (corpus.is_file() and is_jsonl_corpus(corpus))):
         raise InputError(f"not a directory or a .jsonl/.jsonl.gz corpus: {corpus}")
+
+
+def _check_language(language: str) -> None:
+    from tasksift.analysis import Analyzer
+
+    try:
+        Analyzer.for_language(language)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _existing(index_dir: Path) -> LoadedIndex | None:

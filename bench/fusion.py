@@ -1,0 +1,135 @@
+"""Fusion of dense and lexical search, compared on several collections.
+
+    python bench/fusion.py [--collections scifact,pyfaq,pyglossary]
+
+For each collection (BEIR form: corpus.jsonl.gz, queries.jsonl, qrels.tsv) it builds the
+index with the default model unless it is there, then reports nDCG@10 and Recall@100 of
+dense search, lexical (BM25) search, and hybrid search under each fusion function:
+convex combinations of min-max normalized scores (alpha = weight of the dense side) and
+reciprocal rank fusion at several k. Every judged query counts (unanswered ones score 0).
+The last lines check the default (hybrid, convex, the default alpha): at least 71.0 nDCG@10
+on SciFact, and nowhere more than 1 point below the better of dense and lexical.
+
+SciFact comes from ../shared/collections/scifact; pyfaq and pyglossary are built from the
+Python manual by bench/build_collections.py (run it first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from common import RESULTS, SCIFACT, TASKSIFT, row, run_timed
+
+COLLECTIONS = RESULTS / "collections"
+ALPHAS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+RRF_KS = (10, 60, 100)
+SCIFACT_FLOOR = 71.0
+MAX_LOSS = 1.0
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    corpus: Path
+    queries: Path
+    qrels: Path
+    index: Path
+
+
+def collection(name: str) -> Collection:
+    folder = SCIFACT if name == "scifact" else COLLECTIONS / name
+    index_name = "scifact" if name == "scifact" else "pydocs"  # pyfaq, pyglossary share one
+    return Collection(
+        name,
+        folder / "corpus.jsonl.gz",
+        folder / "queries.jsonl",
+        folder / "qrels.tsv",
+        RESULTS / f"{index_name}.tasksift",
+    )
+
+
+def ensure_index(c: Collection) -> None:
+    if (c.index / "CURRENT").is_file():
+        return
+    if not c.corpus.is_file():
+        sys.exit(f"{c.corpus} is missing; for pyfaq and pyglossary run bench/build_collections.py")
+    timed = run_timed([*TASKSIFT, "index", str(c.corpus.resolve()), "--index", str(c.index), "-q"])
+    if timed.code != 0:
+        sys.exit(f"indexing {c.name} failed: {timed.stderr.strip()}")
+
+
+def settings() -> list[tuple[str, object, object]]:
+    """(label, mode, fusion) for every run to compare."""
+    from tasksift.options import DEFAULT_ALPHA, FusionMethod, SearchMode
+    from tasksift.search import Fusion
+
+    runs: list[tuple[str, object, object]] = [
+        ("dense", SearchMode.DENSE, Fusion()),
+        ("lexical", SearchMode.LEXICAL, Fusion()),
+    ]
+    for alpha in ALPHAS:
+        mark = " (default)" if alpha == DEFAULT_ALPHA else ""
+        runs.append((f"convex a={alpha}{mark}", SearchMode.HYBRID, Fusion(alpha=alpha)))
+    for k in RRF_KS:
+        runs.append((f"rrf k={k}", SearchMode.HYBRID, Fusion(FusionMethod.RRF, rrf_k=k)))
+    return runs
+
+
+def evaluate(c: Collection) -> dict[str, tuple[float, float]]:
+    """nDCG@10 and Recall@100 (percent) of every setting."""
+    from tasksift.evaluate import judged_queries, measure, to_run
+    from tasksift.options import SearchRequest
+    from tasksift.queries import read_qrels, read_queries
+    from tasksift.search import Searcher
+
+    qrels = read_qrels(c.qrels)
+    judged = judged_queries(list(qrels), qrels)
+    asked = [q for q in read_queries(str(c.queries)).queries if q.qid in set(judged)]
+    searcher = Searcher.open(c.index, SearchRequest(), explain=True)
+    qids, texts = [q.qid for q in asked], [q.text for q in asked]
+    figures = {}
+    for label, mode, fusion in settings():
+        searcher.mode, searcher.fusion = mode, fusion
+        run = to_run(qids, searcher.search(texts, 100))
+        scores = measure(label, run, qrels, judged, 10, 100).measures
+        figures[label] = (100 * scores["nDCG@10"], 100 * scores["Recall@100"])
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--collections", default="scifact,pyfaq,pyglossary")
+    args = parser.parse_args()
+    names = args.collections.split(",")
+    results = {}
+    for name in names:
+        c = collection(name)
+        ensure_index(c)
+        results[name] = evaluate(c)
+    labels = [label for label, _, _ in settings()]
+    print("nDCG@10 / Recall@100 (percent), every judged query counted")
+    print(f"{'run':<24}" + "".join(f"{n:>20}" for n in names))
+    for label in labels:
+        cells = "".join(
+            f"{results[n][label][0]:>11.2f} / {results[n][label][1]:5.1f}" for n in names
+        )
+        print(f"{label:<24}{cells}")
+    default = next(label for label in labels if label.endswith("(default)"))
+    failures = []
+    for n in names:
+        best_single = max(results[n]["dense"][0], results[n]["lexical"][0])
+        gap = results[n][default][0] - best_single
+        row(f"{n}: default hybrid - best single side", f"{gap:+.2f} nDCG@10 points")
+        if gap < -MAX_LOSS:
+            failures.append(f"{n}: default hybrid {-gap:.2f} points below the better side")
+    if "scifact" in results and results["scifact"][default][0] < SCIFACT_FLOOR:
+        failures.append(f"SciFact hybrid nDCG@10 below {SCIFACT_FLOOR}")
+    print("targets:", "met" if not failures else "MISSED: " + "; ".join(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
