@@ -159,7 +159,7 @@ def test_eval_agrees_with_ir_measures_on_the_trec_run(
         capsys, "eval", "-Q", query_file, "--qrels", trec_qrels, "-i", built_index, "-f", "json"
     )
     assert report.code == 0, report.stderr
-    measures = json.loads(report.stdout)["runs"]["ANN (hnsw)"]
+    measures = json.loads(report.stdout)["runs"]["hybrid"]
     run_file = tmp_path / "run.trec"
     trec = invoke(capsys, "search", "-Q", query_file, "-i", built_index, "-k", "100", "-f", "trec")
     run_file.write_text(trec.stdout)
@@ -176,7 +176,7 @@ def test_eval_agrees_with_ir_measures_on_the_trec_run(
     beir = invoke(
         capsys, "eval", "-Q", query_file, "--qrels", beir_qrels, "-i", built_index, "-f", "json"
     )
-    assert json.loads(beir.stdout)["runs"]["ANN (hnsw)"] == measures
+    assert json.loads(beir.stdout)["runs"]["hybrid"] == measures
 
 
 def test_eval_exact_reports_both_runs(
@@ -189,9 +189,9 @@ def test_eval_exact_reports_both_runs(
     )  # fmt: skip
     assert result.code == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report["runs"]) == {"ANN (hnsw)", "exact"}
+    assert set(report["runs"]) == {"hybrid", "hybrid exact"}
     assert report["ann_recall@10_vs_exact"] == pytest.approx(1.0)  # tiny index: ANN is exact
-    assert report["runs"]["exact"] == pytest.approx(report["runs"]["ANN (hnsw)"])
+    assert report["runs"]["hybrid exact"] == pytest.approx(report["runs"]["hybrid"])
     table = invoke(capsys, "eval", "-Q", query_file, "--qrels", qrels, "-i", built_index,
                    "--exact", "-f", "table")  # fmt: skip
     assert "exact" in table.stdout and "nDCG@10" in table.stdout

@@ -27,6 +27,7 @@ def test_index_reports_a_summary(built_index: Path) -> None:
         "vectors.hnsw",
         "chunks.parquet",
         "manifest.json",
+        "lexical",
     }
 
 

@@ -54,9 +54,9 @@ def test_path_filter_finds_the_small_subset(
     monkeypatch: pytest.MonkeyPatch,
     exact_limit: int,
 ) -> None:
-    import tasksift.search
+    import tasksift.search.searcher
 
-    monkeypatch.setattr(tasksift.search, "EXACT_FILTER_LIMIT", exact_limit)
+    monkeypatch.setattr(tasksift.search.searcher, "EXACT_FILTER_LIMIT", exact_limit)
     result = invoke(
         capsys, "search", QUERY, "-i", crowded_index, "-k", "3", "--path", "finance/*",
         "-f", "jsonl",
@@ -83,11 +83,11 @@ def test_type_filter_and_repeated_globs(
 def test_filtered_results_equal_a_search_of_the_subset_alone(
     crowded_index: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tasksift.search
+    import tasksift.search.searcher
 
     exact = invoke(capsys, "search", QUERY, "-i", crowded_index, "-k", "5", "--path",
                    "rivers/bank-1*", "-f", "jsonl").jsonl()  # fmt: skip
-    monkeypatch.setattr(tasksift.search, "EXACT_FILTER_LIMIT", 0)
+    monkeypatch.setattr(tasksift.search.searcher, "EXACT_FILTER_LIMIT", 0)
     graph = invoke(capsys, "search", QUERY, "-i", crowded_index, "-k", "5", "--path",
                    "rivers/bank-1*", "-f", "jsonl").jsonl()  # fmt: skip
     assert [h["doc_id"] for h in graph] == [h["doc_id"] for h in exact]

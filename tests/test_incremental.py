@@ -35,12 +35,14 @@ def _summary(result) -> dict[str, int]:
 
 
 def _consistent(index: Path) -> dict:
-    """Rows, manifest and live vectors agree; returns the manifest."""
+    """Rows, manifest, live vectors and the lexical side agree; returns the manifest."""
     from tasksift.index import load_index
 
-    loaded = load_index(index)
+    loaded = load_index(index, lexical=True)
     live = len(loaded.graph.get_ids_list()) - _deleted(loaded)
     assert loaded.rows.num_rows == loaded.manifest.chunks == live
+    assert loaded.lexical is not None
+    assert loaded.lexical.retriever.scores["num_docs"] == loaded.rows.num_rows
     return json.loads(loaded.manifest.to_json())
 
 
@@ -283,6 +285,10 @@ def test_sigkill_at_any_moment_leaves_a_usable_index(
         found = invoke(capsys, "search", "river bank", "-i", index, "-k", "3", "-f", "jsonl")
         assert found.code == 0, found.stderr
         assert len(found.jsonl()) == 3
+        words = invoke(capsys, "search", "version", "-i", index, "--mode", "lexical", "-f",
+                       "jsonl", "-k", "400")  # fmt: skip
+        assert len(words.jsonl()) == 400  # every document, all of one version
+        assert len({h["snippet"].split()[1] for h in words.jsonl()}) == 1
     leftovers = [p.name for p in index.iterdir() if p.name.endswith(".partial")]
     final = run_cli("index", corpus, "-i", index, "-q")
     assert final.code == 0, final.stderr

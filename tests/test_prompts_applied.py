@@ -58,7 +58,20 @@ def test_chunk_and_query_vectors_use_the_recorded_prompts(
     assert np.abs(vectors - unprompted).max() > 1e-2  # the prompt really changed the vectors
 
     query = "how to rescue a split sauce"
-    found = invoke(capsys, "search", query, "-i", index, "--chunks", "-k", "3", "-f", "jsonl")
+    found = invoke(
+        capsys,
+        "search",
+        query,
+        "-i",
+        index,
+        "--mode",
+        "dense",
+        "--chunks",
+        "-k",
+        "3",
+        "-f",
+        "jsonl",
+    )
     assert found.code == 0, found.stderr
     query_vector = model.encode(QUERY_PROMPT + query, normalize_embeddings=True)
     for hit in found.jsonl():

@@ -33,12 +33,12 @@ def test_mismatch_is_refused_and_leaves_the_index_unchanged(built_index: Path, k
 def test_refusal_happens_before_any_model_is_loaded(
     built_index: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tasksift.search
+    import tasksift.search.dense
 
     def no_model(*args: object, **kwargs: object) -> None:
         raise AssertionError("a model was loaded for a refused search")
 
-    monkeypatch.setattr(tasksift.search, "load_embedder", no_model)
+    monkeypatch.setattr(tasksift.search.dense, "load_embedder", no_model)
     result = invoke(capsys, "search", "q", "-i", built_index, "--task", "clustering")
     assert result.code == 3
 

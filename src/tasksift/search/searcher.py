@@ -271,12 +271,14 @@ class Searcher:
         lexical_best, lexical_row = lexical_side.document_scores(self.index, lexical)
         lexical_docs = lexical_side.top_positions(lexical_best, depth)
         docs = np.unique(np.concatenate([dense_docs, lexical_docs]).astype(np.int64))
+        if len(docs) == 0:  # nothing passed the filter
+            return []
         # every chunk of every candidate document, scored by the dense side
         segments = [groups.rows_of(d) for d in docs]
-        rows = np.concatenate(segments) if segments else np.zeros(0, dtype=np.int64)
+        rows = np.concatenate(segments)
         similarities = chunk_similarities(self.index, vector, labels[rows])
         starts = np.cumsum([0, *(len(s) for s in segments[:-1])]).astype(np.int64)
-        dense_scores = np.maximum.reduceat(similarities, starts) if len(rows) else similarities
+        dense_scores = np.maximum.reduceat(similarities, starts)
         dense_row = [
             int(rows[s + np.argmax(similarities[s : s + len(seg)])])
             for s, seg in zip(starts, segments, strict=True)
