@@ -235,3 +235,13 @@ def test_copy_of_index_without_lexical_files_fails_cleanly(index_copy: Path) -> 
     result = run_cli("search", "beaver", "-i", index_copy, "--mode", "lexical")
     assert_one_line_error(result)
     assert result.code == 5
+
+
+def test_vectors_read_from_the_graph_file_equal_hnswlib_own(index_copy: Path) -> None:
+    import numpy as np
+
+    from tasksift.index import load_index
+
+    loaded = load_index(index_copy)
+    labels = loaded.labels[::-1]
+    np.testing.assert_array_equal(loaded.vectors.of(labels), loaded.graph.get_items(labels))

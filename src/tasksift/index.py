@@ -250,11 +250,52 @@ class LoadedIndex:
     def documents(self) -> DocumentRows:
         return DocumentRows.of(self.rows.column("doc_id").to_pylist())
 
+    @functools.cached_property
+    def vectors(self) -> StoredVectors:
+        return StoredVectors.open(self.folder / VECTORS_FILE)
+
     def row_of(self, label: int) -> int:
         """Row number of the chunk stored under ``label``."""
         import numpy as np
 
         return int(np.searchsorted(self.labels, label))
+
+
+HNSW_HEADER_BYTES = 96  # hnswlib 0.8's saveIndex header, before the level-0 elements
+
+
+@dataclass(frozen=True)
+class StoredVectors:
+    """The stored (unit) vectors, read from the hnswlib file through a memory map.
+
+    hnswlib's file holds, after its header, one fixed-size record per element: links, then
+    the vector at ``data_offset``, then the label at ``label_offset``. Reading vectors from
+    it by label needs no copy of the whole matrix and is far cheaper than
+    ``Index.get_items``, which copies element by element.
+    """
+
+    matrix: np.ndarray  # element -> vector (a view into the memory map)
+    position: np.ndarray  # label -> element
+
+    @classmethod
+    def open(cls, path: Path) -> StoredVectors:
+        import numpy as np
+
+        with path.open("rb") as handle:
+            header = handle.read(48)
+        _, _, count, per_element, label_offset, data_offset = struct.unpack("<6Q", header)
+        records = np.memmap(
+            path, dtype=np.uint8, mode="r", offset=HNSW_HEADER_BYTES, shape=(count, per_element)
+        )
+        matrix = records[:, data_offset:label_offset].view(np.float32)
+        labels = records[:, label_offset : label_offset + 8].view(np.uint64).ravel()
+        position = np.full(int(labels.max(initial=0)) + 1, -1, dtype=np.int64)
+        position[labels.astype(np.int64)] = np.arange(count)
+        return cls(matrix, position)
+
+    def of(self, labels: np.ndarray) -> np.ndarray:
+        """The vectors of ``labels``, one row each."""
+        return self.matrix[self.position[labels]]
 
 
 def _first_line(exc: BaseException) -> str:

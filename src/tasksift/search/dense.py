@@ -134,7 +134,7 @@ def exact_search(
     labels = index.labels if labels is None else np.asarray(labels)
     if len(labels) == 0:
         return [[] for _ in range(len(np.atleast_2d(vectors)))]
-    stored = np.asarray(index.graph.get_items(labels), dtype=np.float32).reshape(len(labels), -1)
+    stored = index.vectors.of(labels)
     rows = np.searchsorted(index.labels, labels)
     groups = DocumentRows.of(index.documents.ids[index.documents.codes[rows]].tolist())
     order, starts = groups.order, groups.starts
@@ -159,10 +159,51 @@ def exact_search(
 
 def chunk_similarities(index: LoadedIndex, vector: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Exact cosine of ``vector`` with the stored chunks ``labels`` (vectors are unit length)."""
-    if len(labels) == 0:
-        return np.zeros(0, dtype=np.float32)
-    stored = np.asarray(index.graph.get_items(labels), dtype=np.float32).reshape(len(labels), -1)
-    return stored @ vector
+    return index.vectors.of(np.asarray(labels, dtype=np.int64)) @ vector
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One query's nearest chunks: labels and cosines, best first."""
+
+    labels: np.ndarray
+    scores: np.ndarray
+
+
+def chunk_candidates(
+    index: LoadedIndex,
+    vectors: np.ndarray,
+    count: int,
+    allowed: AllowedLabels | None = None,
+    exact: bool = False,
+) -> list[Candidates]:
+    """For each query vector, its ``count`` nearest chunks, by the graph or exactly.
+
+    Plain arrays, no hits: what fusion needs, cheaply.
+    """
+    vectors = np.atleast_2d(vectors)
+    subset = index.labels if allowed is None else allowed.labels
+    count = min(count, len(subset))
+    if count == 0:
+        return [Candidates(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in vectors]
+    if exact:
+        scores = vectors @ index.vectors.of(subset).T
+        found = []
+        for row in scores:
+            best = np.argpartition(-row, count - 1)[:count]
+            best = best[np.lexsort((subset[best], -row[best]))]
+            found.append(Candidates(subset[best].astype(np.int64), row[best]))
+        return found
+    index.graph.set_ef(max(index.manifest.hnsw.ef, count))
+    if allowed is None:
+        labels, distances = index.graph.knn_query(vectors, k=count)
+    else:
+        labels, distances = index.graph.knn_query(
+            vectors, k=count, num_threads=1, filter=allowed.__contains__
+        )
+    return [
+        Candidates(row.astype(np.int64), 1.0 - d) for row, d in zip(labels, distances, strict=True)
+    ]
 
 
 EXACT_FILTER_LIMIT = 50_000  # chunks; a filtered subset up to this size is searched exactly

@@ -23,6 +23,8 @@ from tasksift.search import lexical as lexical_side
 from tasksift.search.dense import (
     EXACT_FILTER_LIMIT,
     AllowedLabels,
+    Candidates,
+    chunk_candidates,
     chunk_similarities,
     encode_queries,
     exact_search,
@@ -228,10 +230,11 @@ class Searcher:
         allowed: AllowedLabels | None,
     ) -> list[list[Hit]]:
         depth = max(self.fusion.depth, count)
+        nearest = depth if chunks else 4 * depth  # a document may own several nearest chunks
         try:
-            dense = self._dense_candidates(vectors, depth, chunks, exact, allowed)
-        except RuntimeError:
-            dense = self._dense_candidates(vectors, depth, chunks, True, allowed)
+            dense = chunk_candidates(self.index, vectors, nearest, allowed, exact)
+        except RuntimeError:  # hnswlib found fewer filtered neighbours than asked for
+            dense = chunk_candidates(self.index, vectors, nearest, allowed, exact=True)
         fused = self._fuse_chunks if chunks else self._fuse_documents
         return [
             fused(vector, lexical, hits, depth, count)
@@ -239,10 +242,10 @@ class Searcher:
         ]
 
     def _fuse_chunks(
-        self, vector: np.ndarray, lexical: np.ndarray, dense: list[Hit], depth: int, count: int
+        self, vector: np.ndarray, lexical: np.ndarray, dense: Candidates, depth: int, count: int
     ) -> list[Hit]:
         labels = self.index.labels
-        dense_rows = np.searchsorted(labels, [h.label for h in dense]).astype(np.int64)
+        dense_rows = np.searchsorted(labels, dense.labels[:depth])
         lexical_rows = lexical_side.top_positions(lexical, depth)
         rows = np.unique(np.concatenate([dense_rows, lexical_rows]))
         dense_scores = chunk_similarities(self.index, vector, labels[rows])
@@ -264,10 +267,12 @@ class Searcher:
         return hits
 
     def _fuse_documents(
-        self, vector: np.ndarray, lexical: np.ndarray, dense: list[Hit], depth: int, count: int
+        self, vector: np.ndarray, lexical: np.ndarray, dense: Candidates, depth: int, count: int
     ) -> list[Hit]:
         groups, labels = self.index.documents, self.index.labels
-        dense_docs = groups.codes[np.searchsorted(labels, [h.label for h in dense])]
+        codes = groups.codes[np.searchsorted(labels, dense.labels)]
+        found, first = np.unique(codes, return_index=True)
+        dense_docs = found[np.argsort(first, kind="stable")][:depth]  # in order of their best chunk
         lexical_best, lexical_row = lexical_side.document_scores(self.index, lexical)
         lexical_docs = lexical_side.top_positions(lexical_best, depth)
         docs = np.unique(np.concatenate([dense_docs, lexical_docs]).astype(np.int64))
