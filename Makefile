@@ -22,6 +22,8 @@ demo: $(VENV)/.installed
 	$(BIN)/tasksift search "how does a lender decide whether to approve a small business loan" --index .demo-index -k 3 --format table
 	$(BIN)/tasksift search "plants that keep a river bank from washing away" --index .demo-index -k 3 --format table
 	$(BIN)/tasksift search "why does my mayonnaise split" --index .demo-index -k 3 --format table
+	@echo "Hybrid search (the default) fuses dense and BM25 results; --explain shows why:"
+	$(BIN)/tasksift search "debt service coverage ratio" --index .demo-index -k 3 --format table --explain
 	@echo "A search for another task than the index's is refused (exit code 3):"
 	-$(BIN)/tasksift search "why does my mayonnaise split" --index .demo-index --task clustering
 

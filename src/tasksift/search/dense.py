@@ -187,9 +187,10 @@ def chunk_candidates(
     if count == 0:
         return [Candidates(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in vectors]
     if exact:
-        scores = vectors @ index.vectors.of(subset).T
+        stored = index.vectors.of(subset)
         found = []
-        for row in scores:
+        for vector in vectors:
+            row = stored @ vector
             best = np.argpartition(-row, count - 1)[:count]
             best = best[np.lexsort((subset[best], -row[best]))]
             found.append(Candidates(subset[best].astype(np.int64), row[best]))

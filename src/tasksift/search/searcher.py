@@ -147,12 +147,13 @@ class Searcher:
             found = self._dense(queries, pool, as_chunks, exact, allowed)
         else:
             mask = lexical_side.row_mask(self.index, allowed)
-            scores = [lexical_side.row_scores(self.index, q, mask) for q in queries]
             if self.mode is SearchMode.LEXICAL:
-                found = [self._lexical(s, pool, as_chunks) for s in scores]
+                found = [
+                    self._lexical(lexical_side.row_scores(self.index, q, mask), pool, as_chunks)
+                    for q in queries
+                ]
             else:
-                vectors = self.encode(queries)
-                found = self._hybrid(vectors, scores, pool, as_chunks, exact, allowed)
+                found = self._hybrid(queries, mask, pool, as_chunks, exact, allowed)
         if self.reranker is not None:
             reranked = [self.reranker.rerank(q, h) for q, h in zip(queries, found, strict=True)]
             found = [
@@ -222,13 +223,14 @@ class Searcher:
 
     def _hybrid(
         self,
-        vectors: np.ndarray,
-        scores: list[np.ndarray],
+        queries: list[str],
+        mask: np.ndarray | None,
         count: int,
         chunks: bool,
         exact: bool,
         allowed: AllowedLabels | None,
     ) -> list[list[Hit]]:
+        vectors = self.encode(queries)
         depth = max(self.fusion.depth, count)
         nearest = depth if chunks else 4 * depth  # a document may own several nearest chunks
         try:
@@ -237,8 +239,8 @@ class Searcher:
             dense = chunk_candidates(self.index, vectors, nearest, allowed, exact=True)
         fused = self._fuse_chunks if chunks else self._fuse_documents
         return [
-            fused(vector, lexical, hits, depth, count)
-            for vector, lexical, hits in zip(vectors, scores, dense, strict=True)
+            fused(vector, lexical_side.row_scores(self.index, query, mask), found, depth, count)
+            for query, vector, found in zip(queries, vectors, dense, strict=True)
         ]
 
     def _fuse_chunks(
