@@ -237,11 +237,16 @@ def test_copy_of_index_without_lexical_files_fails_cleanly(index_copy: Path) -> 
     assert result.code == 5
 
 
-def test_vectors_read_from_the_graph_file_equal_hnswlib_own(index_copy: Path) -> None:
+@pytest.mark.parametrize("header", [96, 100], ids=["mapped", "unexpected-layout"])
+def test_vectors_read_from_the_graph_file_equal_hnswlib_own(
+    index_copy: Path, monkeypatch: pytest.MonkeyPatch, header: int
+) -> None:
     import numpy as np
 
-    from tasksift.index import load_index
+    import tasksift.index
 
-    loaded = load_index(index_copy)
+    monkeypatch.setattr(tasksift.index, "HNSW_HEADER_BYTES", header)
+    loaded = tasksift.index.load_index(index_copy)
     labels = loaded.labels[::-1]
+    assert (loaded.vectors.matrix is not None) == (header == 96)  # else get_items serves
     np.testing.assert_array_equal(loaded.vectors.of(labels), loaded.graph.get_items(labels))

@@ -252,7 +252,7 @@ class LoadedIndex:
 
     @functools.cached_property
     def vectors(self) -> StoredVectors:
-        return StoredVectors.open(self.folder / VECTORS_FILE)
+        return StoredVectors.open(self.folder / VECTORS_FILE, self.graph, self.labels)
 
     def row_of(self, label: int) -> int:
         """Row number of the chunk stored under ``label``."""
@@ -271,30 +271,44 @@ class StoredVectors:
     hnswlib's file holds, after its header, one fixed-size record per element: links, then
     the vector at ``data_offset``, then the label at ``label_offset``. Reading vectors from
     it by label needs no copy of the whole matrix and is far cheaper than
-    ``Index.get_items``, which copies element by element.
+    ``Index.get_items``, which copies element by element. Should the file not read as
+    expected (another hnswlib layout), vectors come from ``get_items`` instead.
     """
 
-    matrix: np.ndarray  # element -> vector (a view into the memory map)
-    position: np.ndarray  # label -> element
+    matrix: np.ndarray | None  # element -> vector (a view into the memory map)
+    position: np.ndarray | None  # label -> element
+    graph: hnswlib.Index
 
     @classmethod
-    def open(cls, path: Path) -> StoredVectors:
+    def open(cls, path: Path, graph: hnswlib.Index, labels: np.ndarray) -> StoredVectors:
         import numpy as np
 
         with path.open("rb") as handle:
             header = handle.read(48)
         _, _, count, per_element, label_offset, data_offset = struct.unpack("<6Q", header)
+        if path.stat().st_size < HNSW_HEADER_BYTES + count * per_element:
+            return cls(None, None, graph)
         records = np.memmap(
             path, dtype=np.uint8, mode="r", offset=HNSW_HEADER_BYTES, shape=(count, per_element)
         )
         matrix = records[:, data_offset:label_offset].view(np.float32)
-        labels = records[:, label_offset : label_offset + 8].view(np.uint64).ravel()
-        position = np.full(int(labels.max(initial=0)) + 1, -1, dtype=np.int64)
-        position[labels.astype(np.int64)] = np.arange(count)
-        return cls(matrix, position)
+        stored = records[:, label_offset : label_offset + 8].view(np.uint64).ravel()
+        position = np.full(int(stored.max(initial=0)) + 1, -1, dtype=np.int64)
+        position[stored.astype(np.int64)] = np.arange(count)
+        mapped = cls(matrix, position, graph)
+        probe = labels[[0, -1]] if len(labels) else labels
+        if len(probe) and not np.array_equal(mapped.of(probe), graph.get_items(probe)):
+            return cls(None, None, graph)
+        return mapped
 
     def of(self, labels: np.ndarray) -> np.ndarray:
         """The vectors of ``labels``, one row each."""
+        import numpy as np
+
+        if self.matrix is None:
+            return np.asarray(self.graph.get_items(labels), dtype=np.float32).reshape(
+                len(labels), -1
+            )
         return self.matrix[self.position[labels]]
 
 
