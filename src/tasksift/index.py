@@ -293,7 +293,9 @@ class StoredVectors:
         )
         matrix = records[:, data_offset:label_offset].view(np.float32)
         stored = records[:, label_offset : label_offset + 8].view(np.uint64).ravel()
-        position = np.full(int(stored.max(initial=0)) + 1, -1, dtype=np.int64)
+        if int(stored.max(initial=0)) >= max(count, 1):  # labels are slots 0 .. count - 1
+            return cls(None, None, graph)
+        position = np.full(count, -1, dtype=np.int64)
         position[stored.astype(np.int64)] = np.arange(count)
         mapped = cls(matrix, position, graph)
         probe = labels[[0, -1]] if len(labels) else labels
