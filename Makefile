@@ -22,18 +22,20 @@ demo: $(VENV)/.installed
 	$(BIN)/tasksift search "how does a lender decide whether to approve a small business loan" --index .demo-index -k 3 --format table
 	$(BIN)/tasksift search "plants that keep a river bank from washing away" --index .demo-index -k 3 --format table
 	$(BIN)/tasksift search "why does my mayonnaise split" --index .demo-index -k 3 --format table
+	@echo "PDFs, HTML, DOCX, EPUB, notebooks and e-mail are read too; a PDF hit shows its page:"
+	$(BIN)/tasksift search "how deep should the water be for planting sedges" --index .demo-index -k 2 --format table
 	@echo "Hybrid search (the default) fuses dense and BM25 results; --explain shows why:"
 	$(BIN)/tasksift search "debt service coverage ratio" --index .demo-index -k 3 --format table --explain
 	@echo "A search for another task than the index's is refused (exit code 3):"
 	-$(BIN)/tasksift search "why does my mayonnaise split" --index .demo-index --task clustering
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests $(wildcard bench)
-	$(BIN)/ruff format --check src tests $(wildcard bench)
+	$(BIN)/ruff check src tests $(wildcard bench scripts)
+	$(BIN)/ruff format --check src tests $(wildcard bench scripts)
 
 format: $(VENV)/.installed
-	$(BIN)/ruff format src tests $(wildcard bench)
-	$(BIN)/ruff check --fix src tests $(wildcard bench)
+	$(BIN)/ruff format src tests $(wildcard bench scripts)
+	$(BIN)/ruff check --fix src tests $(wildcard bench scripts)
 
 test: lint
 	$(BIN)/python -m pytest

@@ -3,11 +3,15 @@
 Windows start and end on word boundaries, so that a chunk's text, re-tokenized with the
 document prompt in front, fits the model's maximum sequence length: a chunk that would not
 is shrunk until it does. No text is ever dropped: every character of a document lies in
-some chunk (whitespace between windows aside).
+some chunk (whitespace between windows aside). A document with sections (headings) is
+chunked section by section, so that no chunk straddles a heading; each chunk records its
+section path, its page (PDF) and its lines (text formats).
 """
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,6 +28,10 @@ class Chunk:
     start: int  # character offsets in the document's text
     end: int
     text: str
+    section: str | None = None  # heading path, "Installation > From source"
+    page: int | None = None  # 1-based page where the chunk starts (PDF)
+    line_start: int | None = None  # 1-based lines of the file (text formats)
+    line_end: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,11 +84,31 @@ class Chunker:
         return len(encoded.ids) <= self.max_seq_length
 
     def chunk(self, document: Document, config: ChunkingConfig) -> list[Chunk]:
-        spans = self._spans(document.text, config)
-        return [
-            Chunk(document.doc_id, ordinal, start, end, document.text[start:end])
-            for ordinal, (start, end) in enumerate(spans)
-        ]
+        text, layout = document.text, document.layout
+        bounds = sorted({0, len(text), *(s.start for s in document.sections)})
+        spans = []
+        for begin, end in zip(bounds, bounds[1:], strict=False):
+            if text[begin:end].strip():
+                spans += self._spans(text[begin:end], config, base=begin)
+        newlines = _newlines(text) if document.lines else None
+        chunks = []
+        for ordinal, (start, end) in enumerate(spans):
+            section = layout.section_at(start)
+            lines = _line_span(newlines, start, end) if newlines is not None else (None, None)
+            chunks.append(
+                Chunk(
+                    document.doc_id,
+                    ordinal,
+                    start,
+                    end,
+                    text[start:end],
+                    section=section.label if section else None,
+                    page=layout.page_at(start),
+                    line_start=lines[0],
+                    line_end=lines[1],
+                )
+            )
+        return chunks
 
     def _spans(self, text: str, config: ChunkingConfig, base: int = 0) -> list[tuple[int, int]]:
         """Character spans of the chunks of ``text``, shifted by ``base``, in order."""
@@ -138,3 +166,14 @@ def _shrink(encoding: Encoding, start: int, end: int) -> int:
     if cut <= inside[0]:
         cut = inside[-1]
     return offsets[cut - 1][1]
+
+
+def _newlines(text: str) -> list[int]:
+    return [match.start() for match in re.finditer("\n", text)]
+
+
+def _line_span(newlines: list[int], start: int, end: int) -> tuple[int, int]:
+    """1-based first and last line of ``text[start:end]``."""
+    first = bisect.bisect_left(newlines, start) + 1
+    last = bisect.bisect_left(newlines, max(start, end - 1)) + 1
+    return first, last

@@ -366,6 +366,14 @@ def search(
     chunks: Annotated[
         bool, typer.Option("--chunks", help="Raw chunk hits instead of one hit per document.")
     ] = False,
+    per_doc: Annotated[
+        int,
+        typer.Option(
+            "--per-doc",
+            min=1,
+            help="Up to this many best chunks of each document, each with its location.",
+        ),
+    ] = 1,
     path_globs: Annotated[
         list[str] | None,
         typer.Option(
@@ -421,14 +429,18 @@ def search(
         from tasksift.queries import Query
 
         _note_long_queries(searcher, [Query("1", query, 1)])
-        hits = searcher.search([query], k, chunks=chunks, where=where, explain=explain)[0]
+        hits = searcher.search(
+            [query], k, chunks=chunks, where=where, explain=explain, per_doc=per_doc
+        )[0]
         write_hits(sys.stdout, Console(), query, hits, out_format)
         return
     _report_problems(batch)
     _note_long_queries(searcher, batch.queries)
     texts = [q.text for q in batch.queries]
     results = (
-        searcher.search(texts, k, chunks=chunks, where=where, explain=explain) if texts else []
+        searcher.search(texts, k, chunks, where=where, explain=explain, per_doc=per_doc)
+        if texts
+        else []
     )
     triples = [(q.qid, q.text, hits) for q, hits in zip(batch.queries, results, strict=True)]
     write_batch(sys.stdout, Console(), triples, out_format)

@@ -89,6 +89,7 @@ class Manifest:
     complete: bool = True  # False for a checkpoint of a run that has not finished
     fast_path: dict[str, Any] | None = None  # see tasksift.fastpath.FastPathRecord
     lexical: dict[str, Any] | None = None  # see tasksift.lexical.LexicalRecord; None: dense only
+    readers: dict[str, int] | None = None  # kind -> version of the readers (documents)
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     tool_version: str = __version__
     format_version: int = FORMAT_VERSION
@@ -122,6 +123,7 @@ class Manifest:
             complete=bool(data.get("complete", True)),
             fast_path=data.get("fast_path"),
             lexical=data.get("lexical"),
+            readers=data.get("readers"),
             created_at=data["created_at"],
             tool_version=data["tool_version"],
             format_version=version,
@@ -400,7 +402,7 @@ def _load_generation(index_dir: Path, manifest: Manifest | None, lexical: bool) 
     vectors = folder / VECTORS_FILE
     try:
         _check_hnsw_header(vectors, manifest)
-        rows = pq.read_table(folder / CHUNKS_FILE)
+        rows = _with_location_columns(pq.read_table(folder / CHUNKS_FILE))
         graph = hnswlib.Index(space=manifest.hnsw.space, dim=manifest.model.dimension)
         graph.load_index(str(vectors), max_elements=manifest.vectors_total)
     except (FileNotFoundError, CorruptIndexError) as exc:
@@ -439,6 +441,17 @@ def _open_lexical(folder: Path, manifest: Manifest, rows: int) -> LexicalIndex |
         raise
 
 
+def _with_location_columns(rows: pa.Table) -> pa.Table:
+    """Rows of an index written before chunks had locations get them as nulls."""
+    import pyarrow as pa
+
+    for name in LOCATION_COLUMNS:
+        if name not in rows.column_names:
+            kind = pa.type_for_alias(CHUNK_COLUMNS[name])
+            rows = rows.append_column(pa.field(name, kind), pa.nulls(rows.num_rows, kind))
+    return rows
+
+
 def _check_rows(rows: pa.Table, manifest: Manifest) -> None:
     if rows.num_rows != manifest.chunks:
         raise CorruptIndexError(
@@ -471,7 +484,13 @@ CHUNK_COLUMNS: Mapping[str, str] = {
     "doc_sha256": "string",
     "doc_size": "int64",
     "doc_mtime_ns": "int64",
+    "section": "string",  # heading path, null when none
+    "page": "int32",  # 1-based page where the chunk starts (PDF), else null
+    "line_start": "int64",  # 1-based lines of the file (text formats), else null
+    "line_end": "int64",
+    "reader": "string",  # kind:version of the reader that extracted the document
 }
+LOCATION_COLUMNS = ("section", "page", "line_start", "line_end", "reader")  # may be absent
 
 
 def build_graph(vectors: np.ndarray, params: HnswParams, threads: int = -1) -> hnswlib.Index:

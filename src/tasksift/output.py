@@ -78,22 +78,55 @@ def query_terms(query: str) -> list[str]:
     return [w for w in _WORD.findall(query.lower()) if w not in _STOPWORDS]
 
 
+_PIECE = re.compile(r"[^\n.!?]*(?:[.!?]+|\n|$)")
+
+
+def _matches(word: str, term: str) -> bool:
+    """Whether ``word`` is ``term`` or shares its stem-like prefix (erosion, eroding)."""
+    prefix = min(len(term), 5)
+    return word == term or (len(word) >= prefix >= 4 and word[:prefix] == term[:prefix])
+
+
+def best_passage_start(text: str, terms: list[str]) -> int:
+    """Offset of the sentence or line of ``text`` that holds the most query terms (the
+    first one on ties; 0 when none holds any)."""
+    best, best_count = 0, 0
+    for piece in _PIECE.finditer(text):
+        words = set(_WORD.findall(piece.group().lower()))
+        count = sum(any(_matches(w, t) for w in words) for t in set(terms))
+        if count > best_count:
+            best, best_count = piece.start(), count
+    return best
+
+
 def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str:
-    """A one-line window of ``text`` of about ``width`` characters, near the first query term."""
-    flat = " ".join(text.split())
-    if len(flat) <= width:
-        return flat
-    lowered = flat.lower()
-    positions = [p for p in (lowered.find(t) for t in terms) if p >= 0]
-    first = min(positions) if positions else 0
-    start = max(0, min(first - width // 4, len(flat) - width))
-    if start > 0:
-        start = flat.find(" ", start) + 1 or start
-    window = flat[start : start + width].rsplit(" ", 1)[0]
-    return ("… " if start > 0 else "") + window + " …"
+    """A one-line window of ``text`` of about ``width`` characters that starts at its
+    best-matching sentence or line (see ``best_passage_start``)."""
+    start = best_passage_start(text, terms)
+    before, after = " ".join(text[:start].split()), " ".join(text[start:].split())
+    if len(before) + len(after) + 1 <= width:
+        return f"{before} {after}".strip()
+    if len(after) < width:  # near the end: show the end of the chunk
+        flat = f"{before} {after}".strip()
+        window = flat[len(flat) - width :]
+        return "… " + window[window.find(" ") + 1 :]
+    window = after[:width].rsplit(" ", 1)[0]
+    return ("… " if before else "") + window + " …"
 
 
-def hit_record(hit: Hit) -> dict[str, Any]:
+def location(hit: Hit) -> str:
+    """Where a hit is, for a person and an editor: ``path:LINE``, ``file.pdf p.12``, or
+    character offsets when nothing better is known."""
+    if hit.line_start is not None:
+        return f"{hit.path}:{hit.line_start}"
+    if hit.page is not None:
+        return f"{hit.path} p.{hit.page}"
+    return f"{hit.path} chars {hit.start}-{hit.end}"
+
+
+def hit_record(hit: Hit, terms: list[str] | None = None) -> dict[str, Any]:
+    """A hit as JSON; ``passage`` is the best-matching part of the chunk for the query's
+    ``terms`` (see ``snippet``), ``snippet`` the chunk's whole text."""
     record = {
         "rank": hit.rank,
         "doc_id": hit.doc_id,
@@ -102,6 +135,11 @@ def hit_record(hit: Hit) -> dict[str, Any]:
         "chunk": hit.ordinal,
         "start": hit.start,
         "end": hit.end,
+        "line_start": hit.line_start,
+        "line_end": hit.line_end,
+        "page": hit.page,
+        "section": hit.section,
+        "passage": snippet(hit.text, terms or []),
         "snippet": hit.text,
     }
     if hit.rerank_score is not None:
@@ -137,11 +175,12 @@ def _why(hit: Hit) -> str:
         ("dense", why.dense_rank, why.dense_score, 3),
         ("lexical", why.lexical_rank, why.lexical_score, 2),
     ):
-        if score is not None:
+        if score is None:
+            continue
+        if side == "lexical" and score == 0:
+            lines.append("lexical [dim]no match[/]")
+        else:
             place = f"#{rank}" if rank is not None else "[dim]not in top[/]"
-            if side == "lexical" and not score:
-                lines.append("lexical [dim]no match[/]")
-                continue
             lines.append(f"{side} {place} [dim]{score:.{digits}f}[/]")
     if why.fused_score is not None:
         lines.append(f"fused [bold]{why.fused_score:.3f}[/]")
@@ -158,7 +197,7 @@ def write_hits(
     elif fmt is OutputFormat.JSON:
         out.write(
             json.dumps(
-                {"query": query, "results": [hit_record(h) for h in hits]},
+                {"query": query, "results": [hit_record(h, query_terms(query)) for h in hits]},
                 ensure_ascii=False,
                 indent=2,
             )
@@ -166,7 +205,7 @@ def write_hits(
         )
     elif fmt is OutputFormat.JSONL:
         for hit in hits:
-            out.write(json.dumps(hit_record(hit), ensure_ascii=False) + "\n")
+            out.write(json.dumps(hit_record(hit, query_terms(query)), ensure_ascii=False) + "\n")
     elif fmt is OutputFormat.TREC:
         write_batch(out, console, [("1", query, hits)], fmt)
     else:
@@ -174,7 +213,17 @@ def write_hits(
             fields = [hit.rank, hit.doc_id, f"{hit.score:.6f}", hit.start, hit.end]
             if hit.rerank_score is not None:
                 fields.append(f"{hit.rerank_score:.6f}")
-            out.write("\t".join(str(f) for f in fields) + "\n")
+            out.write(_tsv([*fields, *_location_fields(hit)]))
+
+
+def _location_fields(hit: Hit) -> list[object]:
+    """The TSV columns that follow the original ones: lines, page, section."""
+    section = None if hit.section is None else " ".join(hit.section.split())
+    return [hit.line_start, hit.line_end, hit.page, section]
+
+
+def _tsv(fields: list[object]) -> str:
+    return "\t".join("" if f is None else str(f) for f in fields) + "\n"
 
 
 def final_score(hit: Hit) -> float:
@@ -188,7 +237,7 @@ def trec_docid(doc_id: str) -> str:
 
 
 def _query_record(qid: str, query: str, hits: list[Hit]) -> dict[str, Any]:
-    return {"id": qid, "query": query, "results": [hit_record(h) for h in hits]}
+    return {"id": qid, "query": query, "results": [hit_record(h, query_terms(query)) for h in hits]}
 
 
 def write_batch(
@@ -205,7 +254,8 @@ def write_batch(
             out.write(json.dumps(_query_record(qid, query, hits), ensure_ascii=False) + "\n")
         elif fmt is OutputFormat.TSV:
             for hit in hits:
-                out.write(f"{qid}\t{hit.rank}\t{hit.doc_id}\t{final_score(hit):.6f}\n")
+                fields = [qid, hit.rank, hit.doc_id, f"{final_score(hit):.6f}"]
+                out.write(_tsv([*fields, *_location_fields(hit)]))
         else:
             for hit in hits:
                 docid = trec_docid(hit.doc_id)
@@ -237,8 +287,12 @@ def hits_table(query: str, hits: list[Hit]) -> Table | Text:
         cells: list[Any] = [str(hit.rank)]
         if reranked:
             cells.append(f"{hit.rerank_score:.3f}")
-        where = hit.doc_id if hit.doc_id == hit.path else f"{hit.doc_id}\n[dim]{hit.path}[/]"
-        cells += [f"{hit.score:.3f}", f"{where}\n[dim]chars {hit.start}-{hit.end}[/]"]
+        where = escape(location(hit))
+        if hit.doc_id != hit.path:  # a JSON Lines corpus: the id says more than the file
+            where = f"{escape(hit.doc_id)}\n[dim]{where}[/]"
+        if hit.section:
+            where += f"\n[dim]§ {escape(hit.section)}[/]"
+        cells += [f"{hit.score:.3f}", where]
         if explained:
             cells.append(_why(hit) if hit.explanation else "")
         table.add_row(*cells, text)

@@ -15,6 +15,8 @@ from tasksift.documents import (
     iter_text_files,
     read_document,
     read_jsonl_corpus,
+    reader_of_suffix,
+    reader_versions,
 )
 from tasksift.index import HnswParams, LoadedIndex
 from tasksift.options import CHECKPOINT_DOCUMENTS
@@ -87,16 +89,27 @@ class _Known:
     size: int
     mtime_ns: int
     sha256: str
+    reader: str  # kind:version that extracted it
 
 
-def _known_documents(existing: LoadedIndex | None) -> dict[str, _Known]:
+def _known_documents(existing: LoadedIndex | None, corpus: Path) -> dict[str, _Known]:
     if existing is None:
         return {}
-    columns = existing.rows.select(["doc_id", "doc_size", "doc_mtime_ns", "doc_sha256"])
+    # Rows written before readers were recorded came from the plain text (or JSON Lines) one.
+    default = "jsonl:1" if corpus.is_file() else "text:1"
+    names = ["doc_id", "doc_size", "doc_mtime_ns", "doc_sha256", "reader"]
+    columns = [c.to_pylist() for c in existing.rows.select(names).columns]
     known = {}
-    for doc_id, size, mtime, digest in zip(*(c.to_pylist() for c in columns.columns), strict=True):
-        known.setdefault(doc_id, _Known(size, mtime, digest))
+    for doc_id, size, mtime, digest, reader in zip(*columns, strict=True):
+        known.setdefault(doc_id, _Known(size, mtime, digest, reader or default))
     return known
+
+
+def _reader_is_current(path: Path, stored: str) -> bool:
+    """Whether the reader that extracted ``path`` is the one that would read it now."""
+    reader = reader_of_suffix(path)
+    kind = reader.kind if reader else stored.split(":", 1)[0]
+    return stored == f"{kind}:{reader_versions().get(kind)}"
 
 
 def plan_update(
@@ -107,7 +120,7 @@ def plan_update(
     reporter: Reporter,
 ) -> Plan:
     """Compare the corpus with the index: added, changed, removed, touched, unchanged."""
-    known = _known_documents(existing)
+    known = _known_documents(existing, corpus)
     plan = Plan()
     present: set[str] = set()
     for document in _changed_candidates(corpus, index_dir, known, report, reporter, plan, present):
@@ -116,7 +129,7 @@ def plan_update(
         if before is None:
             plan.added += 1
             plan.to_embed.append(document)
-        elif before.sha256 == document.sha256:
+        elif before.sha256 == document.sha256 and before.reader == document.reader:
             plan.unchanged += 1
             if (before.size, before.mtime_ns) != (document.size, document.mtime_ns):
                 plan.touched[document.doc_id] = (document.size, document.mtime_ns)
@@ -158,10 +171,11 @@ def _changed_candidates(
                 stat = path.stat()
             except OSError:
                 stat = None
-            if stat is not None and (stat.st_size, stat.st_mtime_ns) == (
+            same = stat is not None and (stat.st_size, stat.st_mtime_ns) == (
                 before.size,
                 before.mtime_ns,
-            ):
+            )
+            if same and _reader_is_current(path, before.reader):
                 present.add(doc_id)
                 plan.unchanged += 1
                 continue

@@ -73,6 +73,11 @@ class ChunkRows:
                 "doc_sha256": document.sha256,
                 "doc_size": document.size,
                 "doc_mtime_ns": document.mtime_ns,
+                "section": chunk.section,
+                "page": chunk.page,
+                "line_start": chunk.line_start,
+                "line_end": chunk.line_end,
+                "reader": document.reader,
             }
             for name, value in values.items():
                 self.columns[name].append(value)
@@ -83,7 +88,8 @@ class ChunkRows:
     def table(self) -> pa.Table:
         import pyarrow as pa
 
-        return pa.Table.from_pydict(self.columns).sort_by("label")
+        schema = pa.schema([(k, pa.type_for_alias(v)) for k, v in CHUNK_COLUMNS.items()])
+        return pa.Table.from_pydict(self.columns, schema=schema).sort_by("label")
 
 
 class VectorSlots:

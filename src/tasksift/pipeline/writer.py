@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tasksift.chunks import Chunk
-from tasksift.documents import Document
+from tasksift.documents import Document, reader_versions
 from tasksift.errors import InputError
 from tasksift.fastpath import FastPathRecord, remove_other_encoders
 from tasksift.index import (
@@ -174,6 +174,7 @@ class Writer:
             chunks=table.num_rows,
             vectors_total=self.slots.next_label,
             complete=complete,
+            readers=reader_versions(),
             created_at=datetime.now(timezone.utc).isoformat(),
         )
         graph = (

@@ -10,6 +10,7 @@ convex combination never guesses a missing score.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,25 @@ def fuse(
     if fusion.method is FusionMethod.RRF:
         return _reciprocal(dense_rank, fusion.rrf_k) + _reciprocal(lexical_rank, fusion.rrf_k)
     return fusion.alpha * minmax(dense) + (1 - fusion.alpha) * minmax(lexical)
+
+
+def chunk_scale(
+    fusion: Fusion, dense: np.ndarray, lexical: np.ndarray
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Scores for a document's further chunks: the convex combination of each chunk's own
+    scores, normalized with the documents' ranges (``dense``, ``lexical``), so that a chunk
+    scores at most what its document does. RRF, which has no scores, orders them by the
+    convex combination at alpha 0.5."""
+    alpha = fusion.alpha if fusion.method is FusionMethod.CONVEX else 0.5
+    ranges = [(float(s.min()), float(s.max())) if len(s) else (0.0, 1.0) for s in (dense, lexical)]
+
+    def scale(chunk_dense: np.ndarray, chunk_lexical: np.ndarray) -> np.ndarray:
+        (dense_low, dense_high), (lexical_low, lexical_high) = ranges
+        d = np.clip((chunk_dense - dense_low) / max(dense_high - dense_low, 1e-12), 0, 1)
+        x = np.clip((chunk_lexical - lexical_low) / max(lexical_high - lexical_low, 1e-12), 0, 1)
+        return alpha * d + (1 - alpha) * x
+
+    return scale
 
 
 def _reciprocal(ranks: np.ndarray, k: int) -> np.ndarray:

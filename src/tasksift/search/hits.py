@@ -37,11 +37,18 @@ class Hit:
     start: int
     end: int
     text: str
+    section: str | None = None
+    page: int | None = None
+    line_start: int | None = None
+    line_end: int | None = None
     rerank_score: float | None = None
     explanation: Explanation | None = None
 
 
-_HIT_COLUMNS = ("doc_id", "path", "ordinal", "start", "end", "text")
+_HIT_COLUMNS = (
+    "doc_id", "path", "ordinal", "start", "end", "text", "section", "page", "line_start",
+    "line_end",
+)  # fmt: skip
 
 
 def hit_at(index: LoadedIndex, label: int, score: float, rank: int) -> Hit:
@@ -51,13 +58,16 @@ def hit_at(index: LoadedIndex, label: int, score: float, rank: int) -> Hit:
     return Hit(rank=rank, score=score, label=label, **row)
 
 
-def best_per_document(hits: list[Hit], k: int, key: str = "score") -> list[Hit]:
-    """The best chunk of each of the top ``k`` documents, ranked by ``key``."""
-    best: dict[str, Hit] = {}
+def best_per_document(hits: list[Hit], k: int, key: str = "score", per_doc: int = 1) -> list[Hit]:
+    """The top ``k`` documents ranked by their best chunk's ``key``, each as up to
+    ``per_doc`` of its best chunks; a document's chunks share its rank."""
+    chosen: dict[str, list[Hit]] = {}
     for hit in sorted(hits, key=lambda h: getattr(h, key), reverse=True):
-        best.setdefault(hit.doc_id, hit)
-    ranked = sorted(best.values(), key=lambda h: getattr(h, key), reverse=True)[:k]
-    return [replace(hit, rank=rank) for rank, hit in enumerate(ranked, start=1)]
+        mine = chosen.setdefault(hit.doc_id, [])
+        if len(mine) < per_doc:
+            mine.append(hit)
+    ranked = sorted(chosen.values(), key=lambda h: getattr(h[0], key), reverse=True)[:k]
+    return [replace(hit, rank=rank) for rank, mine in enumerate(ranked, start=1) for hit in mine]
 
 
 def rank_hits(hits: list[Hit], k: int) -> list[Hit]:

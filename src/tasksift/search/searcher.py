@@ -9,6 +9,7 @@ that ranked it higher. ``--rerank`` rescores the fused chunk candidates.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +33,7 @@ from tasksift.search.dense import (
     open_query_embedder,
     top_documents,
 )
-from tasksift.search.fusion import Fusion, fuse, ranks_in
+from tasksift.search.fusion import Fusion, chunk_scale, fuse, ranks_in
 from tasksift.search.guard import check_request
 from tasksift.search.hits import Explanation, Hit, best_per_document, hit_at, rank_hits
 from tasksift.vectors import Embedder
@@ -130,8 +131,10 @@ class Searcher:
         exact: bool = False,
         where: DocumentFilter | None = None,
         explain: bool = False,
+        per_doc: int = 1,
     ) -> list[list[Hit]]:
-        """Results for each query: top ``k`` documents (or chunks with ``chunks``).
+        """Results for each query: top ``k`` documents (or chunks with ``chunks``), each
+        document as up to ``per_doc`` of its best chunks.
 
         ``where`` restricts the results to some documents, inside each retriever: a subset
         of up to ``EXACT_FILTER_LIMIT`` chunks is searched exactly by the dense side, a
@@ -143,21 +146,24 @@ class Searcher:
             exact = True
         pool = max(self.candidates, k) if self.reranker is not None else k
         as_chunks = chunks or self.reranker is not None
+        more = 1 if as_chunks else per_doc  # chunks each document may add
         if self.mode is SearchMode.DENSE:
-            found = self._dense(queries, pool, as_chunks, exact, allowed)
+            found = self._dense(queries, pool, as_chunks, exact, allowed, more)
         else:
             mask = lexical_side.row_mask(self.index, allowed)
             if self.mode is SearchMode.LEXICAL:
                 found = [
-                    self._lexical(lexical_side.row_scores(self.index, q, mask), pool, as_chunks)
+                    self._lexical(
+                        lexical_side.row_scores(self.index, q, mask), pool, as_chunks, more
+                    )
                     for q in queries
                 ]
             else:
-                found = self._hybrid(queries, mask, pool, as_chunks, exact, allowed)
+                found = self._hybrid(queries, mask, pool, as_chunks, exact, allowed, more)
         if self.reranker is not None:
             reranked = [self.reranker.rerank(q, h) for q, h in zip(queries, found, strict=True)]
             found = [
-                rank_hits(h, k) if chunks else best_per_document(h, k, "rerank_score")
+                rank_hits(h, k) if chunks else best_per_document(h, k, "rerank_score", per_doc)
                 for h in reranked
             ]
         if not explain:
@@ -173,6 +179,7 @@ class Searcher:
         chunks: bool,
         exact: bool,
         allowed: AllowedLabels | None,
+        per_doc: int,
     ) -> list[list[Hit]]:
         vectors = self.encode(queries)
         try:
@@ -181,7 +188,36 @@ class Searcher:
             if allowed is None or exact:
                 raise
             found = self._dense_candidates(vectors, count, chunks, True, allowed)
+        found = [
+            self._more_chunks(hits, per_doc, functools.partial(self._similarities, vector))
+            for hits, vector in zip(found, vectors, strict=True)
+        ]
         return [[self._explained_alone(h, dense=True) for h in hits] for hits in found]
+
+    def _similarities(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return chunk_similarities(self.index, vector, self.index.labels[rows])
+
+    def _more_chunks(
+        self, hits: list[Hit], per_doc: int, score: Callable[[np.ndarray], np.ndarray]
+    ) -> list[Hit]:
+        """Each document hit followed by up to ``per_doc - 1`` more of its chunks, best
+        first by ``score`` (of sidecar rows); they share the document's rank."""
+        if per_doc <= 1:
+            return hits
+        groups, labels = self.index.documents, self.index.labels
+        out = []
+        for hit in hits:
+            out.append(hit)
+            row = self.index.row_of(hit.label)
+            rows = groups.rows_of(int(groups.codes[row]))
+            rows = rows[rows != row]
+            if len(rows) == 0:
+                continue
+            scores = score(rows)
+            for i in np.argsort(-scores, kind="stable")[: per_doc - 1]:
+                extra = hit_at(self.index, int(labels[rows[i]]), float(scores[i]), hit.rank)
+                out.append(replace(extra, explanation=hit.explanation))
+        return out
 
     def _dense_candidates(
         self,
@@ -206,7 +242,7 @@ class Searcher:
 
     # -- lexical
 
-    def _lexical(self, scores: np.ndarray, count: int, chunks: bool) -> list[Hit]:
+    def _lexical(self, scores: np.ndarray, count: int, chunks: bool, per_doc: int) -> list[Hit]:
         labels = self.index.labels
         if chunks:
             rows = lexical_side.top_positions(scores, count)
@@ -217,7 +253,8 @@ class Searcher:
             hits = [
                 hit_at(self.index, int(labels[best_row[d]]), float(best[d]), 0) for d in documents
             ]
-        return [self._explained_alone(h, dense=False) for h in rank_hits(hits, count)]
+        hits = self._more_chunks(rank_hits(hits, count), per_doc, scores.__getitem__)
+        return [self._explained_alone(h, dense=False) for h in hits]
 
     # -- hybrid
 
@@ -229,6 +266,7 @@ class Searcher:
         chunks: bool,
         exact: bool,
         allowed: AllowedLabels | None,
+        per_doc: int,
     ) -> list[list[Hit]]:
         vectors = self.encode(queries)
         depth = max(self.fusion.depth, count)
@@ -237,11 +275,14 @@ class Searcher:
             dense = chunk_candidates(self.index, vectors, nearest, allowed, exact)
         except RuntimeError:  # hnswlib found fewer filtered neighbours than asked for
             dense = chunk_candidates(self.index, vectors, nearest, allowed, exact=True)
-        fused = self._fuse_chunks if chunks else self._fuse_documents
-        return [
-            fused(vector, lexical_side.row_scores(self.index, query, mask), found, depth, count)
-            for query, vector, found in zip(queries, vectors, dense, strict=True)
-        ]
+        results = []
+        for query, vector, found in zip(queries, vectors, dense, strict=True):
+            lexical = lexical_side.row_scores(self.index, query, mask)
+            if chunks:
+                results.append(self._fuse_chunks(vector, lexical, found, depth, count))
+            else:
+                results.append(self._fuse_documents(vector, lexical, found, depth, count, per_doc))
+        return results
 
     def _fuse_chunks(
         self, vector: np.ndarray, lexical: np.ndarray, dense: Candidates, depth: int, count: int
@@ -269,7 +310,13 @@ class Searcher:
         return hits
 
     def _fuse_documents(
-        self, vector: np.ndarray, lexical: np.ndarray, dense: Candidates, depth: int, count: int
+        self,
+        vector: np.ndarray,
+        lexical: np.ndarray,
+        dense: Candidates,
+        depth: int,
+        count: int,
+        per_doc: int,
     ) -> list[Hit]:
         groups, labels = self.index.documents, self.index.labels
         codes = groups.codes[np.searchsorted(labels, dense.labels)]
@@ -307,7 +354,10 @@ class Searcher:
             )
             hit = hit_at(self.index, int(labels[row]), float(fused[i]), rank)
             hits.append(replace(hit, explanation=explanation))
-        return hits
+        scale = chunk_scale(self.fusion, dense_scores, lexical_scores)
+        return self._more_chunks(
+            hits, per_doc, lambda rows: scale(self._similarities(vector, rows), lexical[rows])
+        )
 
     # -- explanations
 

@@ -1,8 +1,11 @@
-"""Documents: walk a corpus directory and read the files that are text.
+"""Documents: walk a corpus directory and read each file with the reader of its kind.
 
-Skips hidden files and folders, the index folder, what ``.gitignore`` files exclude, and
-binary files. A file that cannot be read or decoded is reported and counted; the walk goes
-on. Nothing heavy is imported here.
+Readers (one module per kind: ``plain``, ``pdf``, ``html``, ``epub``, ``docx``,
+``notebook``, ``mail``) are chosen by suffix, else by sniffing the content; any other file
+that is UTF-8 text is read as plain text. Skips hidden files and folders, the index folder,
+what ``.gitignore`` files exclude, and binary files. A file that cannot be read is reported
+with the reason and counted; the walk goes on. Format libraries are imported only when a
+file of their kind is read.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import importlib
 import json
 import os
 from collections.abc import Iterator
@@ -18,21 +22,44 @@ from pathlib import Path
 
 import pathspec
 
+from tasksift.documents.extracted import Extracted, Reader, Section, Unreadable
 from tasksift.errors import InputError
 
-TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".text"})
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
 _SNIFF_BYTES = 8192
+# module: class, in the order content sniffing tries them (plain text comes last)
+READER_CLASSES = {
+    "pdf": "PdfReader",
+    "epub": "EpubReader",
+    "docx": "DocxReader",
+    "notebook": "NotebookReader",
+    "html": "HtmlReader",
+    "mail": "MailReader",
+    "plain": "PlainReader",
+}
 
 
 @dataclass(frozen=True)
 class Document:
-    """One text document of the corpus. ``doc_id`` is its path relative to the corpus root."""
+    """One document of the corpus. ``doc_id`` is its path relative to the corpus root.
+
+    ``text`` is what its reader extracted; ``sections`` and ``pages`` locate offsets in it,
+    and ``lines`` says that the offsets are the file's own, so that they map to its lines.
+    ``reader`` is the reader's ``kind:version``.
+    """
 
     doc_id: str
     text: str
     size: int = 0
     mtime_ns: int = 0
+    sections: tuple[Section, ...] = ()
+    pages: tuple[int, ...] = ()
+    lines: bool = False
+    reader: str = "text:1"
+
+    @property
+    def layout(self) -> Extracted:
+        return Extracted(self.text, self.sections, self.pages, self.lines)
 
     @functools.cached_property
     def sha256(self) -> str:
@@ -115,15 +142,45 @@ def iter_text_files(root: Path, exclude: tuple[Path, ...] = ()) -> Iterator[Path
                 yield path
 
 
-def _decode(path: Path, data: bytes) -> str | None:
-    """The text of ``data``, or None when it is binary."""
-    if b"\x00" in data[:_SNIFF_BYTES]:
-        return None
-    return data.decode("utf-8-sig")
+@functools.cache
+def readers() -> tuple[Reader, ...]:
+    """One reader per kind whose module is present, in sniffing order."""
+    found = []
+    for module, name in READER_CLASSES.items():
+        try:
+            found.append(getattr(importlib.import_module(f"tasksift.documents.{module}"), name)())
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+def reader_versions() -> dict[str, int]:
+    """``kind -> version`` of every reader: what an index records."""
+    return {reader.kind: reader.version for reader in readers()}
+
+
+def reader_for(path: Path, head: bytes) -> Reader | None:
+    """The reader that claims ``path``'s suffix, else the first whose sniff accepts the
+    content, else the plain text reader for UTF-8 text; None for other binary files."""
+    name = path.name.lower()
+    for reader in readers():
+        if name.endswith(reader.suffixes):
+            return reader
+    for reader in readers():
+        if reader.kind != "text" and reader.sniff(head):
+            return reader
+    plain = readers()[-1]
+    return plain if plain.sniff(head) else None
+
+
+def reader_of_suffix(path: Path) -> Reader | None:
+    """The reader that claims ``path``'s suffix, without reading it."""
+    name = path.name.lower()
+    return next((r for r in readers() if name.endswith(r.suffixes)), None)
 
 
 def read_document(path: Path, root: Path, report: ReadReport) -> Document | None:
-    """Read one file; None (and a count in ``report``) when it is skipped."""
+    """Read one file; None (and a count and perhaps a warning in ``report``) when skipped."""
     doc_id = path.relative_to(root).as_posix()
     try:
         stat = path.stat()
@@ -132,24 +189,32 @@ def read_document(path: Path, root: Path, report: ReadReport) -> Document | None
         report.unreadable += 1
         report.warnings.append(f"skipped {doc_id}: cannot read ({exc.strerror or exc})")
         return None
-    try:
-        text = _decode(path, data)
-    except UnicodeDecodeError as exc:
-        if path.suffix.lower() in TEXT_SUFFIXES:
-            report.unreadable += 1
-            report.warnings.append(
-                f"skipped {doc_id}: not valid UTF-8 (byte {exc.start}: {exc.reason})"
-            )
-        else:
-            report.binary += 1
-        return None
-    if text is None:
+    reader = reader_for(path, data[:_SNIFF_BYTES])
+    if reader is None:
         report.binary += 1
         return None
-    if not text.strip():
+    try:
+        extracted = reader.read(data, path)
+    except Unreadable as exc:
+        if reader.kind == "text" and not path.name.lower().endswith(reader.suffixes):
+            report.binary += 1  # not UTF-8 and no text suffix: a binary file, silently
+            return None
+        report.unreadable += 1
+        report.warnings.append(f"skipped {doc_id}: {exc}")
+        return None
+    if not extracted.text.strip():
         report.empty += 1
         return None
-    return Document(doc_id, text, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    return Document(
+        doc_id,
+        extracted.text,
+        size=stat.st_size,
+        mtime_ns=stat.st_mtime_ns,
+        sections=extracted.sections,
+        pages=extracted.pages,
+        lines=extracted.lines,
+        reader=f"{reader.kind}:{reader.version}",
+    )
 
 
 def is_jsonl_corpus(path: Path) -> bool:
@@ -186,7 +251,7 @@ def jsonl_document(line: bytes, number: int, report: ReadReport) -> Document | N
     if not text.strip():
         report.empty += 1
         return None
-    return Document(doc_id, text, size=len(line))
+    return Document(doc_id, text, size=len(line), reader="jsonl:1")
 
 
 def read_jsonl_corpus(path: Path, report: ReadReport) -> Iterator[Document]:

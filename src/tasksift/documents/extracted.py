@@ -1,0 +1,68 @@
+"""What a reader gets out of a file: text, its sections and pages, and why it may fail.
+
+A reader is one small module per kind of file (``plain``, ``pdf``, ``html``, ``docx``,
+``epub``, ``notebook``, ``mail``) that provides a ``Reader``: the suffixes it claims, a
+content sniff, a version (bumped whenever its output changes, so that an update re-extracts
+the files of that kind), and ``read``, which turns the file's bytes into an ``Extracted``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading's span: from ``start`` (a character offset in the extracted text) to the
+    next section's start. ``path`` is the heading path, outermost first."""
+
+    start: int
+    path: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return " > ".join(self.path)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """The text of a file as tasksift indexes it, with where things are in it."""
+
+    text: str
+    sections: tuple[Section, ...] = ()  # in order of start
+    pages: tuple[int, ...] = ()  # PDF: offset where page i + 1 starts; pages[0] == 0
+    lines: bool = False  # True: ``text`` is the file's own text, so offsets map to its lines
+    title: str | None = None
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based page of ``offset``, None when the file has no pages."""
+        return bisect.bisect_right(self.pages, offset) if self.pages else None
+
+    def section_at(self, offset: int) -> Section | None:
+        starts = [s.start for s in self.sections]
+        found = bisect.bisect_right(starts, offset) - 1
+        return self.sections[found] if found >= 0 else None
+
+
+class Unreadable(Exception):
+    """A file that cannot be read; the message is the reason shown to the user, one line,
+    e.g. "encrypted, no password" or "no text layer; OCR it first"."""
+
+
+class Reader(Protocol):
+    """One kind of file."""
+
+    kind: str  # e.g. "pdf"; recorded per document with the version
+    version: int
+    suffixes: tuple[str, ...]  # lowercase, with the dot: (".pdf",)
+
+    def sniff(self, head: bytes) -> bool:
+        """Whether a file starting with ``head`` (its first 8 KiB) is of this kind."""
+        ...
+
+    def read(self, data: bytes, path: Path) -> Extracted:
+        """The file's text and structure; raises ``Unreadable`` with the reason."""
+        ...
