@@ -15,8 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tasksift.documents.extracted import Extracted, Section, Unreadable
-from tasksift.documents.plain import _nest
+from tasksift.documents.extracted import Extracted, HeadingPath, Section, Unreadable
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
@@ -116,13 +115,13 @@ def _assemble(blocks: list[tuple[str, int | None]], title: str | None) -> Extrac
     """Join the blocks and place a section at each heading."""
     parts: list[str] = []
     sections: list[Section] = []
-    path: list[str] = []
+    path = HeadingPath()
     offset = 0
     for text, level in blocks:
         if parts:
             offset += len(_BLOCK_SEPARATOR)
         if level is not None:
-            sections.append(Section(offset, _nest(path, level, " ".join(text.split()))))
+            sections.append(Section(offset, path.enter(level, " ".join(text.split()))))
         parts.append(text)
         offset += len(text)
     return Extracted(_BLOCK_SEPARATOR.join(parts), tuple(sections), lines=False, title=title)

@@ -47,6 +47,21 @@ class Extracted:
         return self.sections[found] if found >= 0 else None
 
 
+class HeadingPath:
+    """The headings above the current point of a document, outermost first: what a reader
+    updates at each heading to get the section path."""
+
+    def __init__(self) -> None:
+        self._titles: list[str] = []
+
+    def enter(self, level: int, title: str) -> tuple[str, ...]:
+        """The path after a heading of ``level`` (1 outermost); skipped levels are left out."""
+        del self._titles[level - 1 :]
+        self._titles.extend([""] * (level - 1 - len(self._titles)))
+        self._titles.append(title)
+        return tuple(t for t in self._titles if t)
+
+
 class Unreadable(Exception):
     """A file that cannot be read; the message is the reason shown to the user, one line,
     e.g. "encrypted, no password" or "no text layer; OCR it first"."""

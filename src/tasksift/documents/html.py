@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasksift.documents.extracted import Extracted, Section, Unreadable
+from tasksift.documents.extracted import Extracted, HeadingPath, Section, Unreadable
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -176,14 +176,6 @@ def _is_content_aside(node: LexborNode) -> bool:
     return not _CONTENT_ASIDES.isdisjoint(classes)
 
 
-def _nest(path: list[str], level: int, title: str) -> tuple[str, ...]:
-    """The heading path after a heading of ``level`` (1-based); updates ``path``."""
-    del path[level - 1 :]
-    path.extend([""] * (level - 1 - len(path)))
-    path.append(title)
-    return tuple(p for p in path if p)
-
-
 class _Text:
     """Builds the text of a subtree, with whitespace collapsed and block breaks."""
 
@@ -196,7 +188,7 @@ class _Text:
         self.pre_depth = 0
         self.heading: tuple[int, int] | None = None  # (level, index in parts) when inside
         self.heading_level = 0
-        self.path: list[str] = []
+        self.path = HeadingPath()
         self.sections: list[Section] = []
 
     def build(self, root: LexborNode, skip: set[int]) -> tuple[str, tuple[Section, ...]]:
@@ -272,5 +264,5 @@ class _Text:
         if self.heading is not None:
             start, index = self.heading
             title = " ".join("".join(self.parts[index:]).split())
-            self.sections.append(Section(start, _nest(self.path, self.heading_level, title)))
+            self.sections.append(Section(start, self.path.enter(self.heading_level, title)))
         self.heading, self.heading_level = None, 0

@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tasksift.documents.extracted import Extracted, Section, Unreadable
-from tasksift.documents.plain import _ATX, _nest, markdown_sections
+from tasksift.documents.extracted import Extracted, HeadingPath, Section, Unreadable
+from tasksift.documents.plain import markdown_sections
 
 _CELL_SEPARATOR = "\n\n"
 _BACKTICKS = re.compile(r"^ {0,3}(`{3,})", re.MULTILINE)
@@ -35,7 +35,7 @@ class NotebookReader:
         language = _language(notebook.get("metadata"))
         parts: list[str] = []
         sections: list[Section] = []
-        heading_path: list[str] = []
+        heading_path = HeadingPath()
         offset = 0
         for kind, source in _cells(notebook):
             text = source.strip("\n").rstrip() if kind == "markdown" else _fence(source, language)
@@ -44,7 +44,7 @@ class NotebookReader:
             if parts:
                 offset += len(_CELL_SEPARATOR)
             if kind == "markdown":
-                sections.extend(_shifted_sections(text, offset, heading_path))
+                sections.extend(markdown_sections(text, heading_path, offset))
             parts.append(text)
             offset += len(text)
         title = _metadata_title(notebook) or (sections[0].path[-1] if sections else None)
@@ -123,20 +123,6 @@ def _fence(source: str, language: str) -> str:
     longest = max((len(m.group(1)) for m in _BACKTICKS.finditer(code)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{language}\n{code}\n{fence}"
-
-
-def _shifted_sections(text: str, offset: int, path: list[str]) -> list[Section]:
-    """A markdown cell's sections, moved by ``offset`` and nested under earlier cells'."""
-    found = []
-    for section in markdown_sections(text):
-        line = text[section.start :].split("\n", 1)
-        atx = _ATX.match(line[0])
-        if atx:
-            level = len(atx.group(1))
-        else:  # setext: underlined with === (level 1) or --- (level 2)
-            level = 1 if len(line) > 1 and line[1].lstrip().startswith("=") else 2
-        found.append(Section(offset + section.start, _nest(path, level, section.path[-1])))
-    return found
 
 
 def _metadata_title(notebook: dict[str, Any]) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tasksift.documents.extracted import Extracted, Section, Unreadable
+from tasksift.documents.extracted import Extracted, HeadingPath, Section, Unreadable
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
@@ -52,20 +52,16 @@ def _lines(text: str) -> list[tuple[int, str]]:
     return found
 
 
-def _nest(path: list[str], level: int, title: str) -> tuple[str, ...]:
-    """The heading path after a heading of ``level`` (1-based); updates ``path``."""
-    del path[level - 1 :]
-    path.extend([""] * (level - 1 - len(path)))
-    path.append(title)
-    return tuple(p for p in path if p)
-
-
-def markdown_sections(text: str) -> tuple[Section, ...]:
+def markdown_sections(
+    text: str, headings: HeadingPath | None = None, offset: int = 0
+) -> tuple[Section, ...]:
+    """Sections of Markdown ``text``, shifted by ``offset`` and nested under ``headings``
+    (for text that continues a document, such as a notebook's cells)."""
     sections: list[Section] = []
-    path: list[str] = []
+    path = headings or HeadingPath()
     fenced = False
     lines = _lines(text)
-    for i, (offset, line) in enumerate(lines):
+    for i, (start, line) in enumerate(lines):
         if _FENCE.match(line):
             fenced = not fenced
             continue
@@ -74,19 +70,19 @@ def markdown_sections(text: str) -> tuple[Section, ...]:
         atx = _ATX.match(line)
         if atx:
             title = atx.group(2).strip()
-            sections.append(Section(offset, _nest(path, len(atx.group(1)), title)))
+            sections.append(Section(offset + start, path.enter(len(atx.group(1)), title)))
             continue
         following = lines[i + 1][1] if i + 1 < len(lines) else ""
         setext = _SETEXT.match(following)
         if setext and line.strip() and not _SETEXT.match(line):
             level = 1 if setext.group(1).startswith("=") else 2
-            sections.append(Section(offset, _nest(path, level, line.strip())))
+            sections.append(Section(offset + start, path.enter(level, line.strip())))
     return tuple(sections)
 
 
 def rst_sections(text: str) -> tuple[Section, ...]:
     sections: list[Section] = []
-    path: list[str] = []
+    path = HeadingPath()
     styles: list[tuple[str, bool]] = []  # (character, overlined), in order of appearance
     lines = _lines(text)
     i = 0
@@ -103,6 +99,6 @@ def rst_sections(text: str) -> tuple[Section, ...]:
             continue
         if style not in styles:
             styles.append(style)
-        sections.append(Section(start, _nest(path, styles.index(style) + 1, title)))
+        sections.append(Section(start, path.enter(styles.index(style) + 1, title)))
         i += step
     return tuple(sections)
