@@ -15,6 +15,7 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 MINI_CORPUS = DATA / "mini_corpus"
+SAMPLE_CORPUS = Path(__file__).parent.parent / "sample_corpus"
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,17 @@ def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     corpus = root / "corpus"
     shutil.copytree(MINI_CORPUS, corpus)
     result = run_cli("index", corpus, "--index", root / "index")
+    assert result.code == 0, result.stderr
+    return root / "index"
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample corpus (every format, six topics, three near-duplicate pairs) indexed once
+    with the default model through the real CLI; tests must not change it."""
+    root = tmp_path_factory.mktemp("sample")
+    shutil.copytree(SAMPLE_CORPUS, root / "corpus")
+    result = run_cli("index", root / "corpus", "--index", root / "index", "-q")
     assert result.code == 0, result.stderr
     return root / "index"
 

@@ -552,10 +552,13 @@ def info(index_path: IndexPath = None, fmt: FormatOption = None) -> None:
 
     from tasksift.index import find_index, index_size_on_disk, read_manifest
     from tasksift.output import choose_format, info_table, manifest_record
+    from tasksift.tasks.guard import task_support
 
     index_dir = find_index(index_path)
     manifest = read_manifest(index_dir)
     record = manifest_record(manifest, str(index_dir), index_size_on_disk(index_dir))
+    record["serves"] = {"search": f"runs: built for {manifest.task.value}"}
+    record["serves"] |= task_support(manifest, index_dir)
     if choose_format(fmt, _stdout_is_terminal()) is OutputFormat.TABLE:
         Console().print(info_table(record))
     else:
@@ -606,3 +609,6 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         code = ExitCode.OK
     sys.exit(int(code))
+
+
+from tasksift import cli_tasks  # noqa: E402, F401  (registers the task commands on ``app``)

@@ -404,3 +404,20 @@ def eval_table(rows: list[Any], report: dict[str, Any]) -> Table:
         notes.append(f"ANN recall@{report['k']} against exact search: {report[overlap[0]]:.4f}")
     table.caption = "; ".join(notes) or None
     return table
+
+
+def dupes_table(groups: list[Any], threshold: float) -> Table | Text:
+    """Near-duplicate groups: each member with its similarity to the representative."""
+    if not groups:
+        return Text(f"no near-duplicates at cosine >= {threshold}", style="dim")
+    table = Table(title=f"{len(groups)} groups at cosine >= {threshold}", title_justify="left")
+    table.add_column("group", justify="right", style="dim")
+    table.add_column("member", style="cyan", overflow="fold")
+    table.add_column("similarity", justify="right")
+    for group in groups:
+        for i, member in enumerate(group.members):
+            name = escape(member.item)
+            shown = f"[bold]{name}[/] [dim](representative)[/]" if i == 0 else name
+            table.add_row(str(group.number) if i == 0 else "", shown, f"{member.similarity:.3f}",
+                          end_section=i == len(group.members) - 1)  # fmt: skip
+    return table

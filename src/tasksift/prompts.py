@@ -11,11 +11,12 @@ Pure data: nothing heavy is imported here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from fnmatch import fnmatchcase
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from tasksift.errors import InputError, UnknownTaskError
 
@@ -360,3 +361,15 @@ def describe_profiles() -> list[tuple[str, str, str, Task, PromptSet]]:
                 (profile.name, profile.description, ", ".join(profile.patterns), task, prompts)
             )
     return rows
+
+
+def config_prompts(folder: Path | None) -> dict[str, str]:
+    """Prompts a model ships in ``config_sentence_transformers.json`` (empty when none)."""
+    if folder is None:
+        return {}
+    config = folder / "config_sentence_transformers.json"
+    try:
+        prompts = json.loads(config.read_text(encoding="utf-8")).get("prompts") or {}
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in prompts.items()}

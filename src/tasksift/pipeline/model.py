@@ -14,12 +14,11 @@ from tasksift.errors import InputError
 from tasksift.fastpath import export_query_encoder
 from tasksift.index import Manifest, ModelInfo
 from tasksift.pipeline.plan import IndexOptions, Reporter
-from tasksift.prompts import PromptSet, Task, resolve_prompts
+from tasksift.prompts import PromptSet, Task, config_prompts, resolve_prompts
 from tasksift.vectors import (
     DEFAULT_MODEL,
     Embedder,
     SentenceTransformerEmbedder,
-    config_prompts,
     load_embedder,
 )
 
