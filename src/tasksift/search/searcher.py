@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -37,6 +37,8 @@ from tasksift.search.fusion import Fusion, chunk_scale, fuse, ranks_in
 from tasksift.search.guard import check_request
 from tasksift.search.hits import Explanation, Hit, best_per_document, hit_at, rank_hits
 from tasksift.vectors import Embedder
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -182,12 +184,11 @@ class Searcher:
         per_doc: int,
     ) -> list[list[Hit]]:
         vectors = self.encode(queries)
-        try:
-            found = self._dense_candidates(vectors, count, chunks, exact, allowed)
-        except RuntimeError:  # hnswlib found fewer filtered neighbours than asked for
-            if allowed is None or exact:
-                raise
-            found = self._dense_candidates(vectors, count, chunks, True, allowed)
+        found = _graph_or_exact(
+            lambda exactly: self._dense_candidates(vectors, count, chunks, exactly, allowed),
+            exact,
+            allowed,
+        )
         found = [
             self._more_chunks(hits, per_doc, functools.partial(self._similarities, vector))
             for hits, vector in zip(found, vectors, strict=True)
@@ -271,10 +272,11 @@ class Searcher:
         vectors = self.encode(queries)
         depth = max(self.fusion.depth, count)
         nearest = depth if chunks else 4 * depth  # a document may own several nearest chunks
-        try:
-            dense = chunk_candidates(self.index, vectors, nearest, allowed, exact)
-        except RuntimeError:  # hnswlib found fewer filtered neighbours than asked for
-            dense = chunk_candidates(self.index, vectors, nearest, allowed, exact=True)
+        dense = _graph_or_exact(
+            lambda exactly: chunk_candidates(self.index, vectors, nearest, allowed, exactly),
+            exact,
+            allowed,
+        )
         results = []
         for query, vector, found in zip(queries, vectors, dense, strict=True):
             lexical = lexical_side.row_scores(self.index, query, mask)
@@ -296,18 +298,14 @@ class Searcher:
         dense_rank, lexical_rank = ranks_in(rows, dense_rows), ranks_in(rows, lexical_rows)
         fused = fuse(self.fusion, dense_scores, lexical_scores, dense_rank, lexical_rank)
         order = np.lexsort((rows, -fused))[:count]
-        hits = []
-        for rank, i in enumerate(order, start=1):
-            explanation = Explanation(
-                float(dense_scores[i]),
-                int(dense_rank[i]) or None,
-                float(lexical_scores[i]),
-                int(lexical_rank[i]) or None,
-                float(fused[i]),
+        explain = _explainer(dense_scores, dense_rank, lexical_scores, lexical_rank, fused)
+        return [
+            replace(
+                hit_at(self.index, int(labels[rows[i]]), float(fused[i]), rank),
+                explanation=explain(i),
             )
-            hit = hit_at(self.index, int(labels[rows[i]]), float(fused[i]), rank)
-            hits.append(replace(hit, explanation=explanation))
-        return hits
+            for rank, i in enumerate(order, start=1)
+        ]
 
     def _fuse_documents(
         self,
@@ -341,19 +339,13 @@ class Searcher:
         dense_rank, lexical_rank = ranks_in(docs, dense_docs), ranks_in(docs, lexical_docs)
         fused = fuse(self.fusion, dense_scores, lexical_scores, dense_rank, lexical_rank)
         order = np.lexsort((docs, -fused))[:count]
+        explain = _explainer(dense_scores, dense_rank, lexical_scores, lexical_rank, fused)
         hits = []
         for rank, i in enumerate(order, start=1):
             by_dense = _ranks_higher(int(dense_rank[i]), int(lexical_rank[i]))
             row = dense_row[i] if by_dense else int(lexical_row[docs[i]])
-            explanation = Explanation(
-                float(dense_scores[i]),
-                int(dense_rank[i]) or None,
-                float(lexical_scores[i]),
-                int(lexical_rank[i]) or None,
-                float(fused[i]),
-            )
             hit = hit_at(self.index, int(labels[row]), float(fused[i]), rank)
-            hits.append(replace(hit, explanation=explanation))
+            hits.append(replace(hit, explanation=explain(i)))
         scale = chunk_scale(self.fusion, dense_scores, lexical_scores)
         return self._more_chunks(
             hits, per_doc, lambda rows: scale(self._similarities(vector, rows), lexical[rows])
@@ -375,6 +367,40 @@ class Searcher:
             terms = replace(base, matched_terms=tuple(query_words), matched_words=tuple(text_words))
             explained.append(replace(hit, explanation=terms))
         return explained
+
+
+def _graph_or_exact(
+    search: Callable[[bool], list[T]], exact: bool, allowed: AllowedLabels | None
+) -> list[T]:
+    """``search(exact)``; searched again exactly when hnswlib's filtered search finds fewer
+    neighbours than asked for (it raises RuntimeError then)."""
+    try:
+        return search(exact)
+    except RuntimeError:
+        if allowed is None or exact:
+            raise
+        return search(True)
+
+
+def _explainer(
+    dense: np.ndarray,
+    dense_rank: np.ndarray,
+    lexical: np.ndarray,
+    lexical_rank: np.ndarray,
+    fused: np.ndarray,
+) -> Callable[[int], Explanation]:
+    """The explanation of fused candidate ``i``."""
+
+    def explain(i: int) -> Explanation:
+        return Explanation(
+            float(dense[i]),
+            int(dense_rank[i]) or None,
+            float(lexical[i]),
+            int(lexical_rank[i]) or None,
+            float(fused[i]),
+        )
+
+    return explain
 
 
 def _ranks_higher(dense_rank: int, lexical_rank: int) -> bool:
