@@ -130,3 +130,49 @@ def test_dupes_of_the_sample_corpus_are_its_three_near_duplicates(sample_index: 
     }
     table = run_cli("dupes", "-i", sample_index, "-f", "table", env={"COLUMNS": "120"})
     assert "3 groups at cosine >= 0.9" in table.stdout and "(representative)" in table.stdout
+
+
+def test_cluster_command_outputs(sample_index: Path) -> None:
+    per_document = run_cli("cluster", "-n", "6", "-i", sample_index, "-f", "tsv")
+    assert per_document.code == 0, per_document.stderr
+    rows = [line.split("\t") for line in per_document.stdout.splitlines()]
+    assert len(rows) == 62 and {r[1] for r in rows} == {str(n) for n in range(6)}
+    again = run_cli("cluster", "-n", "6", "-i", sample_index, "-f", "tsv")
+    assert again.stdout == per_document.stdout  # deterministic for a seed
+    summary = json.loads(run_cli("cluster", "-n", "6", "-i", sample_index, "-f", "json").stdout)
+    assert sum(c["size"] for c in summary["clusters"]) == 62
+    assert all(c["label"] and c["central"] for c in summary["clusters"])
+    table = run_cli("cluster", "--auto", "-i", sample_index, "-f", "table", env={"COLUMNS": "120"})
+    assert table.code == 0 and "clusters (kmeans+silhouette" in table.stdout
+    both = run_cli("cluster", "-i", sample_index)
+    assert_one_line_error(both)
+    assert both.code == 2
+
+
+def test_classify_and_its_evaluation(sample_index: Path, tmp_path: Path) -> None:
+    topics = ["cooking", "health", "law", "lending-and-banking", "machine-learning",
+              "rivers-and-ecology"]  # fmt: skip
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("".join(f"{t}\t{t.replace('-', ' ')}\n" for t in topics))
+    result = run_cli("classify", "--labels", labels, "-i", sample_index, "-f", "jsonl")
+    assert result.code == 0, result.stderr
+    predictions = {r["item"]: r for r in result.jsonl()}
+    assert len(predictions) == 62
+    right = sum(r["label"] == item.split("/")[0] for item, r in predictions.items())
+    assert right / 62 >= 0.85
+    assert all(r["runner_up"] in topics and r["score"] >= r["runner_up_score"]
+               for r in predictions.values())  # fmt: skip
+    gold = tmp_path / "gold.tsv"
+    gold.write_text("".join(f"{item}\t{item.split('/')[0]}\n" for item in predictions))
+    report = run_cli("eval", "--labels", labels, "--gold", gold, "-i", sample_index, "-f", "json")
+    assert report.code == 0, report.stderr
+    figures = json.loads(report.stdout)
+    assert figures["accuracy"] == pytest.approx(right / 62) and figures["items"] == 62
+    one = run_cli("classify", "--labels", labels, "--text", "knead the dough and let it rise",
+                  "-i", sample_index, "-f", "tsv")  # fmt: skip
+    assert one.stdout.split("\t")[:2] == ["1", "cooking"]
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("cooking\tfood\n")
+    refused = run_cli("classify", "--labels", bad, "-i", sample_index)
+    assert_one_line_error(refused)
+    assert refused.code == 1 and "at least 2" in refused.stderr

@@ -454,11 +454,42 @@ def search(
 @app.command(name="eval")
 def evaluate(
     queries_file: Annotated[
-        str, typer.Option("--queries", "-Q", help="Queries (as for search --queries).")
-    ],
+        str | None,
+        typer.Option(
+            "--queries", "-Q", help="Queries (as for search --queries).", show_default=False
+        ),
+    ] = None,  # fmt: skip
     qrels: Annotated[
-        Path, typer.Option(help="Judgments: TREC (qid 0 docid rel) or BEIR TSV with header.")
-    ],
+        Path | None,
+        typer.Option(
+            help="Judgments: TREC (qid 0 docid rel) or BEIR TSV with header.", show_default=False
+        ),
+    ] = None,  # fmt: skip
+    labels_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels", help="Classification instead: labels as for classify.", show_default=False
+        ),
+    ] = None,  # fmt: skip
+    examples_file: Annotated[
+        Path | None,
+        typer.Option("--examples", help="Few-shot examples as for classify.", show_default=False),
+    ] = None,
+    gold: Annotated[
+        Path | None,
+        typer.Option(
+            "--gold",
+            help="With --labels/--examples: the right label of each document "
+            "(doc_id<TAB>label); reports accuracy and macro-F1.",
+            show_default=False,
+        ),
+    ] = None,  # fmt: skip
+    method: Annotated[
+        str, typer.Option("--method", help="Few-shot vote, as for classify.")
+    ] = "centroid",
+    any_task: Annotated[
+        bool, typer.Option("--any-task", help="Classify even on another task's vectors.")
+    ] = False,
     index_path: IndexPath = None,
     k: Annotated[int, typer.Option("-k", min=1, help="Cutoff of nDCG@k and MRR@k.")] = 10,
     depth: Annotated[
@@ -489,8 +520,17 @@ def evaluate(
     """Measure retrieval quality against relevance judgments (nDCG, MRR, Recall, MAP).
 
     Every judged query counts: one the run does not answer scores zero (trec_eval -c).
+    With --labels (or --examples) and --gold: classification accuracy and macro-F1.
     """
     import json
+
+    if labels_file is not None or examples_file is not None or gold is not None:
+        from tasksift.cli_tasks import evaluate_labels
+
+        evaluate_labels(index_path, labels_file, examples_file, gold, method, any_task, fmt)
+        return
+    if queries_file is None or qrels is None:
+        raise typer.BadParameter("give --queries and --qrels, or --labels and --gold")
 
     from tasksift.evaluate import judged_queries, measure, overlap_at_k, to_run
     from tasksift.output import choose_format, eval_table

@@ -23,6 +23,8 @@ from tasksift.prompts import Task
 
 if TYPE_CHECKING:
     from tasksift.index import LoadedIndex
+    from tasksift.tasks.classify import Prediction
+    from tasksift.vectors import Embedder
 
 AnyTask = Annotated[
     bool,
@@ -106,21 +108,26 @@ def similar(
     write_hits(sys.stdout, Console(), document or text, hits, _format(fmt))
 
 
-def _encode_text(index: LoadedIndex, text: str) -> Any:
-    """``text`` encoded with the index's document prompt (the ONNX fast path when the query
-    prompt is the same, as for every symmetric task)."""
+def _document_embedder(index: LoadedIndex) -> Embedder:
+    """The index's model, to encode given texts as its documents were (the ONNX fast path
+    when the query prompt is the document prompt, as for every symmetric task)."""
     from tasksift.search import load_query_embedder, open_query_embedder
-    from tasksift.tasks.common import encode_documents
 
     prompts = index.manifest.prompts
     same = (prompts.query, prompts.query_adapter) == (prompts.document, prompts.document_adapter)
-    if same:
-        embedder, note = open_query_embedder(index.path, index.manifest)
-        if note:
-            stderr.print(f"[dim]note:[/] {escape(note)}", soft_wrap=True)
-    else:
-        embedder = load_query_embedder(index.manifest)
-    return encode_documents(index, embedder, [text])[0]
+    if not same:
+        return load_query_embedder(index.manifest)
+    embedder, note = open_query_embedder(index.path, index.manifest)
+    if note:
+        stderr.print(f"[dim]note:[/] {escape(note)}", soft_wrap=True)
+    return embedder
+
+
+def _encode_text(index: LoadedIndex, text: str) -> Any:
+    """``text`` encoded with the index's document prompt."""
+    from tasksift.tasks.common import encode_documents
+
+    return encode_documents(index, _document_embedder(index), [text])[0]
 
 
 @app.command()
@@ -175,3 +182,218 @@ def _group_record(group: Any) -> dict[str, Any]:
         "members": [{"id": m.item, "similarity": round(m.similarity, 6)} for m in group.members],
         "pairs": [{"a": a, "b": b, "similarity": round(s, 6)} for a, b, s in group.pairs],
     }
+
+
+LabelsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--labels", help="Labels, one a line: label<TAB>description (zero-shot).",
+        show_default=False,
+    ),
+]  # fmt: skip
+ExamplesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--examples", help="Labelled examples, one a line: label<TAB>text (few-shot).",
+        show_default=False,
+    ),
+]  # fmt: skip
+MethodOption = Annotated[
+    str,
+    typer.Option("--method", help="Few-shot vote: centroid (each label's mean example) or knn."),
+]
+NeighboursOption = Annotated[
+    int, typer.Option("--neighbours", min=1, help="Examples that vote, with --method knn.")
+]
+
+
+def predict(
+    index: LoadedIndex,
+    labels_file: Path | None,
+    examples_file: Path | None,
+    method: str,
+    neighbours: int,
+    texts: list[tuple[str, str]] | None = None,
+) -> list[Prediction]:
+    """Predictions for the index's documents, or for ``texts`` given as (item, text)."""
+    from tasksift.tasks.classify import (
+        check_method,
+        classify_index,
+        classify_texts,
+        read_examples,
+        read_labels,
+    )
+
+    if labels_file is None and examples_file is None:
+        raise typer.BadParameter("give --labels FILE (zero-shot) or --examples FILE (few-shot)")
+    check_method(method)
+    labels = read_labels(labels_file) if labels_file else None
+    examples = read_examples(examples_file) if examples_file else None
+    embedder = _document_embedder(index)
+    if texts is None:
+        return classify_index(index, embedder, labels, examples, method, neighbours)
+    items, bodies = [i for i, _ in texts], [t for _, t in texts]
+    return classify_texts(index, embedder, bodies, items, labels, examples, method, neighbours)
+
+
+@app.command()
+def classify(
+    labels_file: LabelsOption = None,
+    examples_file: ExamplesOption = None,
+    text: Annotated[
+        str | None,
+        typer.Option(
+            "--text", help="Classify this text instead of the documents.", show_default=False
+        ),
+    ] = None,  # fmt: skip
+    texts_file: Annotated[
+        str | None,
+        typer.Option(
+            "--texts",
+            help="Classify a file of texts (as search --queries; - for stdin).",
+            show_default=False,
+        ),
+    ] = None,  # fmt: skip
+    method: MethodOption = "centroid",
+    neighbours: NeighboursOption = 5,
+    index_path: IndexPath = None,
+    any_task: AnyTask = False,
+    explain: ExplainGuard = False,
+    fmt: FormatOption = None,
+) -> None:
+    """Label every document (or --text, or --texts) from labels or labelled examples.
+
+    Serves the classification task: the index should be built with --task classification.
+    Prints the label, its score and the runner-up for each.
+    """
+    from tasksift.queries import read_queries
+
+    if text is not None and texts_file is not None:
+        raise typer.BadParameter("give --text or --texts, not both")
+    if text is not None and not text.strip():
+        raise typer.BadParameter("the text is empty", param_hint="--text")
+    batch = read_queries(texts_file) if texts_file is not None else None
+    index = _open(index_path, Task.CLASSIFICATION, "classify", any_task, explain)
+    texts = [("1", text)] if text is not None else None
+    if batch is not None:
+        for problem in batch.problems:
+            stderr.print(f"[yellow]skipped[/] {escape(problem)}", soft_wrap=True)
+        texts = [(q.qid, q.text) for q in batch.queries]
+    predictions = predict(index, labels_file, examples_file, method, neighbours, texts)
+    _write_predictions(predictions, _format(fmt))
+
+
+def _write_predictions(predictions: list[Prediction], out: OutputFormat) -> None:
+    from tasksift.output import predictions_table
+
+    records = [_prediction_record(p) for p in predictions]
+    if out is OutputFormat.TABLE:
+        Console().print(predictions_table(predictions))
+    elif out is OutputFormat.JSON:
+        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
+    elif out is OutputFormat.JSONL:
+        for record in records:
+            typer.echo(json.dumps(record, ensure_ascii=False))
+    elif out is OutputFormat.TSV:
+        for p in predictions:
+            second = "" if p.runner_up_score is None else f"{p.runner_up_score:.6f}"
+            fields = [p.item, p.label, f"{p.score:.6f}", p.runner_up or "", second]
+            sys.stdout.write("\t".join(fields) + "\n")
+    else:
+        raise InputError("classify writes table, json, jsonl or tsv")
+
+
+def _prediction_record(p: Prediction) -> dict[str, Any]:
+    second = None if p.runner_up_score is None else round(p.runner_up_score, 6)
+    return {"item": p.item, "label": p.label, "score": round(p.score, 6),
+            "runner_up": p.runner_up, "runner_up_score": second}  # fmt: skip
+
+
+@app.command()
+def cluster(
+    n: Annotated[
+        int | None,
+        typer.Option("-n", "--clusters", min=2, help="Number of clusters.", show_default=False),
+    ] = None,
+    auto: Annotated[
+        bool, typer.Option("--auto", help="Choose the number of clusters (best silhouette).")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same clusters.")] = 0,
+    index_path: IndexPath = None,
+    any_task: AnyTask = False,
+    explain: ExplainGuard = False,
+    fmt: FormatOption = None,
+) -> None:
+    """Group the documents into clusters, each with its size, central documents and a label.
+
+    Serves the clustering task: the index should be built with --task clustering. Tables
+    show a summary; JSON Lines and TSV give each document's cluster (doc_id, cluster).
+    """
+    if (n is None) == (not auto):
+        raise typer.BadParameter("give either -n K or --auto")
+    index = _open(index_path, Task.CLUSTERING, "cluster", any_task, explain)
+    from tasksift.output import clusters_table
+    from tasksift.tasks.cluster import cluster_documents
+
+    result = cluster_documents(index, n=n, auto=auto, seed=seed)
+    if explain and result.scores:
+        tried = ", ".join(f"k={k}: {s:.3f}" for k, s in sorted(result.scores.items()))
+        stderr.print(f"[dim]note:[/] silhouette by k: {escape(tried)}", soft_wrap=True)
+    out = _format(fmt)
+    if out is OutputFormat.TABLE:
+        Console().print(clusters_table(result))
+    elif out is OutputFormat.JSON:
+        typer.echo(json.dumps(_clustering_record(result), ensure_ascii=False, indent=2))
+    elif out is OutputFormat.JSONL:
+        for doc_id, number in result.assignments.items():
+            typer.echo(json.dumps({"doc_id": doc_id, "cluster": number}, ensure_ascii=False))
+    elif out is OutputFormat.TSV:
+        for doc_id, number in result.assignments.items():
+            sys.stdout.write(f"{doc_id}\t{number}\n")
+    else:
+        raise InputError("cluster writes table, json, jsonl or tsv")
+
+
+def _clustering_record(result: Any) -> dict[str, Any]:
+    return {
+        "method": result.method,
+        "seed": result.seed,
+        "clusters": [
+            {
+                "cluster": c.number,
+                "size": c.size,
+                "label": c.label,
+                "terms": list(c.terms),
+                "central": list(c.central),
+            }  # fmt: skip
+            for c in result.clusters
+        ],
+        "assignments": result.assignments,
+    }
+
+
+def evaluate_labels(
+    index_path: Path | None,
+    labels_file: Path | None,
+    examples_file: Path | None,
+    gold_file: Path | None,
+    method: str,
+    any_task: bool,
+    fmt: OutputFormat | None,
+) -> None:
+    """``tasksift eval --labels/--examples --gold``: accuracy and macro-F1 of classify."""
+    if gold_file is None:
+        raise typer.BadParameter("classification needs --gold FILE (doc_id<TAB>label)")
+    from tasksift.tasks.classify import read_gold
+
+    gold = read_gold(gold_file)
+    index = _open(index_path, Task.CLASSIFICATION, "classify", any_task, False)
+    from tasksift.output import classification_table
+    from tasksift.tasks.classify import accuracy_and_macro_f1
+
+    predictions = predict(index, labels_file, examples_file, method, 5)
+    report = accuracy_and_macro_f1(predictions, gold)
+    if _format(fmt) is OutputFormat.TABLE:
+        Console().print(classification_table(report))
+    else:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))

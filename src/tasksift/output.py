@@ -421,3 +421,49 @@ def dupes_table(groups: list[Any], threshold: float) -> Table | Text:
             table.add_row(str(group.number) if i == 0 else "", shown, f"{member.similarity:.3f}",
                           end_section=i == len(group.members) - 1)  # fmt: skip
     return table
+
+
+def predictions_table(predictions: list[Any]) -> Table | Text:
+    """Classification results: each item's label and score, and the runner-up."""
+    if not predictions:
+        return Text("nothing to classify", style="dim")
+    table = Table(title=f"{len(predictions)} classified", title_justify="left")
+    table.add_column("item", style="cyan", overflow="fold")
+    table.add_column("label", style="bold")
+    table.add_column("score", justify="right")
+    table.add_column("runner-up", style="dim")
+    for p in predictions:
+        second = f"{p.runner_up} ({p.runner_up_score:.3f})" if p.runner_up else ""
+        table.add_row(escape(p.item), escape(p.label), f"{p.score:.3f}", escape(second))
+    return table
+
+
+def clusters_table(result: Any) -> Table:
+    """A summary of a clustering: each cluster's size, label and most central documents."""
+    table = Table(
+        title=f"{len(result.clusters)} clusters ({result.method}, seed {result.seed})",
+        title_justify="left",
+    )
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("size", justify="right")
+    table.add_column("label", style="bold", overflow="fold")
+    table.add_column("most central documents", style="cyan", overflow="fold")
+    for c in result.clusters:
+        table.add_row(str(c.number), str(c.size), escape(c.label), escape("\n".join(c.central[:3])))
+    return table
+
+
+def classification_table(report: dict[str, Any]) -> Table:
+    """Accuracy and macro-F1 of a classification, with each label's F1."""
+    table = Table(
+        title=f"{report['items']} items: accuracy {100 * report['accuracy']:.2f}, "
+        f"macro-F1 {100 * report['macro_f1']:.2f}",
+        title_justify="left",
+    )
+    table.add_column("label", style="bold")
+    table.add_column("F1", justify="right")
+    for label, f1 in sorted(report["per_label_f1"].items()):
+        table.add_row(escape(str(label)), f"{100 * f1:.2f}")
+    if report.get("missing"):
+        table.caption = f"{report['missing']} gold items without a prediction count as wrong"
+    return table

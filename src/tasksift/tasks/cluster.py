@@ -65,19 +65,18 @@ def cluster_documents(
     """Cluster the documents of ``index`` into ``n`` clusters, or into a number chosen
     (``auto``) by the silhouette; deterministic for a ``seed``.
 
-    ``auto`` runs KMeans for every k from 2 to min(20, sqrt(documents)) and keeps the k of
-    the highest mean silhouette (cosine; on a fixed sample of 3,000 documents past that
-    size), then clusters with that k exactly as ``n=k`` would. It was chosen over HDBSCAN by
-    measuring both. On the sample corpus (62 documents, six topic folders) it picks 5
-    clusters, adjusted Rand index 0.79 with the folders; HDBSCAN (min_cluster_size 5) finds 5
-    and calls 7 documents noise (0.72). On the Python FAQ (170 answers from 8 pages)
-    HDBSCAN calls 27-80 % of the documents noise and finds 2-4 clusters for any
-    min_cluster_size from 3 to 15: in 384 dimensions densities flatten out (BERTopic reduces
-    dimensions with UMAP first, which tasksift does not depend on). The bound sqrt(n)
-    avoids the silhouette's bias toward many tiny clusters on small corpora (on the sample
-    corpus it rises again past k = 17, clusters of three documents); 20 bounds the cost and
-    the labels a person reads. Where a corpus has no strong grouping the silhouette says so
-    by picking few clusters (SciFact, one field of science: 2); ask for ``n`` there.
+    ``auto`` runs KMeans for every k from 2 to min(20, sqrt(documents)), keeps the k of the
+    highest mean silhouette (cosine; on a fixed sample of 3,000 documents past that size)
+    and clusters with it as ``n=k`` would. Measured against HDBSCAN: on the sample corpus
+    (62 documents, six topic folders) it picks 5, adjusted Rand index 0.79 with the folders;
+    HDBSCAN (min_cluster_size 5) finds 4-5 clusters and calls 7-14 documents noise
+    (0.51-0.72). On the Python FAQ (170 answers, 8 pages) HDBSCAN calls 27-100 % of the
+    documents noise, 0-4 clusters, for min_cluster_size 3 to 10: in 384 dimensions densities
+    flatten out (BERTopic reduces them with UMAP first, not a tasksift dependency). The bound
+    sqrt(n) avoids the silhouette's bias toward tiny clusters on small corpora (on the sample
+    corpus it rises again past k = 17, three documents a cluster); 20 bounds the cost and
+    the labels to read. On a corpus without strong groups the silhouette picks few clusters
+    (SciFact, one field of science: 2); give ``n`` there.
     """
     import numpy as np
 
