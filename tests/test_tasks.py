@@ -176,3 +176,25 @@ def test_classify_and_its_evaluation(sample_index: Path, tmp_path: Path) -> None
     refused = run_cli("classify", "--labels", bad, "-i", sample_index)
     assert_one_line_error(refused)
     assert refused.code == 1 and "at least 2" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["index"],
+        ["search"],
+        ["eval"],
+        ["info"],
+        ["models"],
+        ["similar"],
+        ["dupes"],
+        ["cluster"],
+        ["classify"],
+    ],  # fmt: skip
+)
+def test_help_reads_cleanly_at_80_columns(command: list[str]) -> None:
+    result = run_cli(*command, "--help", env={"COLUMNS": "80"})
+    assert result.code == 0, result.stderr
+    assert "<bool>" not in result.stdout  # flags take no value and show none
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80

@@ -7,6 +7,7 @@ hit is a :class:`~tasksift.errors.TasksiftError`, turned into one line and an ex
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperOption
 
 from tasksift import __version__
 from tasksift.errors import ExitCode, InputError, PartialError, TasksiftError
@@ -35,6 +37,15 @@ from tasksift.prompts import Task
 if TYPE_CHECKING:
     from tasksift.queries import Query, QueryFile
     from tasksift.search import Fusion, Searcher
+
+def _flags_show_no_type(option: TyperOption, ctx: typer.Context) -> str | None:
+    """Help shows a type beside options that take a value, not beside flags (typer's rich
+    help would show ``<bool>`` after ``--rerank``, ``--help`` and the like)."""
+    return None if option.is_flag else _option_type(option, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flags_show_no_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="tasksift",
@@ -136,7 +147,9 @@ def index(
         typer.Option(
             "--task",
             "-t",
-            help="Task the prompts are chosen for. New index: retrieval.",
+            help="Task the prompts are chosen for, and the commands it serves: retrieval "
+            "(search), similarity (similar, dupes), clustering (cluster), classification "
+            "(classify). New index: retrieval.",
             show_default=False,
         ),
     ] = None,
@@ -183,7 +196,10 @@ def index(
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Chunks per model batch.")] = 32,
     trust_remote_code: Annotated[
-        bool, typer.Option(help="Allow models that run their own code (Nomic, Jina).")
+        bool,
+        typer.Option(
+            "--trust-remote-code", help="Allow models that run their own code (Nomic, Jina)."
+        ),
     ] = False,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Build from scratch, with new settings if given.")
@@ -198,6 +214,11 @@ def index(
 
     On an existing index only new and changed documents are embedded and removed ones are
     dropped; the settings are the index's, and asking for others needs --rebuild.
+
+    The task decides the prompts the vectors are made with, and so the command they serve:
+    --task retrieval for `tasksift search "question"`; --task similarity for `tasksift
+    similar notes/a.md` and `tasksift dupes`; --task clustering for `tasksift cluster -n 8`;
+    --task classification for `tasksift classify --labels labels.tsv`.
     """
     from tasksift.pipeline import IndexOptions, build_index
     from tasksift.progress import reporter_for
@@ -652,3 +673,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 from tasksift import cli_tasks  # noqa: E402, F401  (registers the task commands on ``app``)
+
+
+def _reflowed(doc: str) -> str:
+    """A docstring as help: each paragraph on one line, so that help reflows at any width
+    (typer keeps a docstring's single line breaks in later paragraphs)."""
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n"))
+
+
+for _command in app.registered_commands:
+    if _command.help is None and _command.callback is not None and _command.callback.__doc__:
+        _command.help = _reflowed(_command.callback.__doc__)
