@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from tasksift.queries import Query, QueryFile
     from tasksift.search import Fusion, Searcher
 
+
 def _flags_show_no_type(option: TyperOption, ctx: typer.Context) -> str | None:
     """Help shows a type beside options that take a value, not beside flags (typer's rich
     help would show ``<bool>`` after ``--rerank``, ``--help`` and the like)."""
@@ -95,6 +96,22 @@ Instruction = Annotated[
     typer.Option(
         "--instruction",
         help="Task description for instruct-style models (E5 instruct, Qwen3-Embedding).",
+        show_default=False,
+    ),
+]
+PathGlobs = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--path",
+        help="Only documents whose path matches this glob (repeatable; * spans /).",
+        show_default=False,
+    ),
+]
+Types = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--type",
+        help="Only documents with this extension, e.g. md (repeatable).",
         show_default=False,
     ),
 ]
@@ -395,22 +412,8 @@ def search(
             help="Up to this many best chunks of each document, each with its location.",
         ),
     ] = 1,
-    path_globs: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--path",
-            help="Only documents whose path matches this glob (repeatable; * spans /).",
-            show_default=False,
-        ),
-    ] = None,
-    types: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--type",
-            help="Only documents with this extension, e.g. md (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
+    path_globs: PathGlobs = None,
+    types: Types = None,
     mode: ModeOption = None,
     explain: ExplainOption = False,
     fusion: FusionOption = FusionMethod.CONVEX,

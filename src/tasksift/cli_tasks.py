@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
-from tasksift.cli import FormatOption, IndexPath, app, stderr
+from tasksift.cli import FormatOption, IndexPath, PathGlobs, Types, _note, _report_problems, app
 from tasksift.errors import InputError
 from tasksift.options import DocumentFilter, OutputFormat
 from tasksift.prompts import Task
@@ -36,16 +35,6 @@ AnyTask = Annotated[
 ExplainGuard = Annotated[
     bool, typer.Option("--explain", help="Say why this index's vectors suit the command.")
 ]
-PathGlobs = Annotated[
-    list[str] | None,
-    typer.Option("--path", help="Only documents whose path matches this glob (repeatable).",
-                 show_default=False),
-]  # fmt: skip
-Types = Annotated[
-    list[str] | None,
-    typer.Option("--type", help="Only documents with this extension (repeatable).",
-                 show_default=False),
-]  # fmt: skip
 
 
 def _open(
@@ -60,7 +49,7 @@ def _open(
     manifest = read_manifest(index_dir)
     reason = check_task(manifest, task, command, any_task, index_dir)
     if explain or any_task and manifest.task is not task:
-        stderr.print(f"[dim]note:[/] {escape(reason)}", soft_wrap=True)
+        _note(reason)
     return load_index(index_dir, manifest)
 
 
@@ -119,7 +108,7 @@ def _document_embedder(index: LoadedIndex) -> Embedder:
         return load_query_embedder(index.manifest)
     embedder, note = open_query_embedder(index.path, index.manifest)
     if note:
-        stderr.print(f"[dim]note:[/] {escape(note)}", soft_wrap=True)
+        _note(note)
     return embedder
 
 
@@ -276,8 +265,7 @@ def classify(
     index = _open(index_path, Task.CLASSIFICATION, "classify", any_task, explain)
     texts = [("1", text)] if text is not None else None
     if batch is not None:
-        for problem in batch.problems:
-            stderr.print(f"[yellow]skipped[/] {escape(problem)}", soft_wrap=True)
+        _report_problems(batch)
         texts = [(q.qid, q.text) for q in batch.queries]
     predictions = predict(index, labels_file, examples_file, method, neighbours, texts)
     _write_predictions(predictions, _format(fmt))
@@ -338,7 +326,7 @@ def cluster(
     result = cluster_documents(index, n=n, auto=auto, seed=seed)
     if explain and result.scores:
         tried = ", ".join(f"k={k}: {s:.3f}" for k, s in sorted(result.scores.items()))
-        stderr.print(f"[dim]note:[/] silhouette by k: {escape(tried)}", soft_wrap=True)
+        _note(f"silhouette by k: {tried}")
     out = _format(fmt)
     if out is OutputFormat.TABLE:
         Console().print(clusters_table(result))

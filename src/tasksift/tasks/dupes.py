@@ -69,7 +69,7 @@ def _candidate_pairs(index: LoadedIndex, chunks: bool) -> set[tuple[int, int]]:
     count = min(NEIGHBOURS, index.manifest.chunks)
     labels, codes = index.labels, index.documents.codes
     pairs: set[tuple[int, int]] = set()
-    index.graph.set_ef(max(index.manifest.hnsw.ef, count))
+    index.graph.set_ef(max(4 * count, 32))  # near-duplicates are easy to find: a small ef
     for begin in range(0, len(labels), BATCH):
         queries = index.vectors.of(labels[begin : begin + BATCH])
         found, _ = index.graph.knn_query(queries, k=count)
