@@ -250,3 +250,33 @@ def test_vectors_read_from_the_graph_file_equal_hnswlib_own(
     labels = loaded.labels[::-1]
     assert (loaded.vectors.matrix is not None) == (header == 96)  # else get_items serves
     np.testing.assert_array_equal(loaded.vectors.of(labels), loaded.graph.get_items(labels))
+
+
+class _UnreachableGraph:
+    """An hnswlib graph that cannot return as many neighbours as asked for, as an updated
+    graph whose elements were replaced in place sometimes cannot."""
+
+    def __init__(self, graph: object) -> None:
+        self._graph = graph
+
+    def knn_query(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("Cannot return the results in a contiguous 2D array")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._graph, name)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense"])
+def test_a_graph_that_returns_too_few_neighbours_falls_back_to_exact(
+    built_index: Path, mode: str
+) -> None:
+    from dataclasses import replace as replaced
+
+    from tasksift.options import SearchMode, SearchRequest
+    from tasksift.search import Searcher
+
+    searcher = Searcher.open(built_index, SearchRequest(), mode=SearchMode(mode))
+    expected = [h.doc_id for h in searcher.search(["beaver dams"], 5, exact=True)[0]]
+    searcher.index = replaced(searcher.index, graph=_UnreachableGraph(searcher.index.graph))
+    found = searcher.search(["beaver dams"], 5)[0]
+    assert [h.doc_id for h in found] == expected

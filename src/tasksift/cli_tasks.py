@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -57,6 +58,32 @@ def _format(fmt: OutputFormat | None) -> OutputFormat:
     from tasksift.output import choose_format
 
     return choose_format(fmt, sys.stdout.isatty())
+
+
+def _write(
+    fmt: OutputFormat | None,
+    command: str,
+    table: Callable[[], Any],
+    lines: list[dict[str, Any]],
+    rows: list[list[object]],
+    document: object = None,
+) -> None:
+    """One command's results: a rich ``table``, JSON Lines ``lines``, TSV ``rows``, or one
+    JSON ``document`` (``lines`` as a list when None)."""
+    out = _format(fmt)
+    if out is OutputFormat.TABLE:
+        Console().print(table())
+    elif out is OutputFormat.JSON:
+        shown = lines if document is None else document
+        typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
+    elif out is OutputFormat.JSONL:
+        for line in lines:
+            typer.echo(json.dumps(line, ensure_ascii=False))
+    elif out is OutputFormat.TSV:
+        for row in rows:
+            sys.stdout.write("\t".join("" if f is None else str(f) for f in row) + "\n")
+    else:
+        raise InputError(f"{command} writes table, json, jsonl or tsv")
 
 
 @app.command()
@@ -144,24 +171,14 @@ def dupes(
     from tasksift.tasks.dupes import duplicate_groups
 
     groups = duplicate_groups(index, threshold, chunks)
-    out = _format(fmt)
-    if out is OutputFormat.TABLE:
-        Console().print(dupes_table(groups, threshold))
-    elif out is OutputFormat.TSV:
-        for group in groups:
-            for member in group.members:
-                role = "representative" if member.item == group.representative else "member"
-                sys.stdout.write(
-                    f"{group.number}\t{member.item}\t{member.similarity:.6f}\t{role}\n"
-                )
-    elif out in (OutputFormat.JSONL, OutputFormat.JSON):
-        records = [_group_record(g) for g in groups]
-        if out is OutputFormat.JSON:
-            typer.echo(json.dumps({"threshold": threshold, "groups": records}, indent=2))
-        for record in records if out is OutputFormat.JSONL else []:
-            typer.echo(json.dumps(record, ensure_ascii=False))
-    else:
-        raise InputError("dupes writes table, json, jsonl or tsv")
+    records = [_group_record(g) for g in groups]
+    rows = [
+        [g.number, m.item, f"{m.similarity:.6f}", "representative" if i == 0 else "member"]
+        for g in groups
+        for i, m in enumerate(g.members)
+    ]
+    document = {"threshold": threshold, "groups": records}
+    _write(fmt, "dupes", lambda: dupes_table(groups, threshold), records, rows, document)
 
 
 def _group_record(group: Any) -> dict[str, Any]:
@@ -268,27 +285,13 @@ def classify(
         _report_problems(batch)
         texts = [(q.qid, q.text) for q in batch.queries]
     predictions = predict(index, labels_file, examples_file, method, neighbours, texts)
-    _write_predictions(predictions, _format(fmt))
-
-
-def _write_predictions(predictions: list[Prediction], out: OutputFormat) -> None:
     from tasksift.output import predictions_table
 
+    rows = [[p.item, p.label, f"{p.score:.6f}", p.runner_up,
+             None if p.runner_up_score is None else f"{p.runner_up_score:.6f}"]
+            for p in predictions]  # fmt: skip
     records = [_prediction_record(p) for p in predictions]
-    if out is OutputFormat.TABLE:
-        Console().print(predictions_table(predictions))
-    elif out is OutputFormat.JSON:
-        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
-    elif out is OutputFormat.JSONL:
-        for record in records:
-            typer.echo(json.dumps(record, ensure_ascii=False))
-    elif out is OutputFormat.TSV:
-        for p in predictions:
-            second = "" if p.runner_up_score is None else f"{p.runner_up_score:.6f}"
-            fields = [p.item, p.label, f"{p.score:.6f}", p.runner_up or "", second]
-            sys.stdout.write("\t".join(fields) + "\n")
-    else:
-        raise InputError("classify writes table, json, jsonl or tsv")
+    _write(fmt, "classify", lambda: predictions_table(predictions), records, rows)
 
 
 def _prediction_record(p: Prediction) -> dict[str, Any]:
@@ -327,19 +330,11 @@ def cluster(
     if explain and result.scores:
         tried = ", ".join(f"k={k}: {s:.3f}" for k, s in sorted(result.scores.items()))
         _note(f"silhouette by k: {tried}")
-    out = _format(fmt)
-    if out is OutputFormat.TABLE:
-        Console().print(clusters_table(result))
-    elif out is OutputFormat.JSON:
-        typer.echo(json.dumps(_clustering_record(result), ensure_ascii=False, indent=2))
-    elif out is OutputFormat.JSONL:
-        for doc_id, number in result.assignments.items():
-            typer.echo(json.dumps({"doc_id": doc_id, "cluster": number}, ensure_ascii=False))
-    elif out is OutputFormat.TSV:
-        for doc_id, number in result.assignments.items():
-            sys.stdout.write(f"{doc_id}\t{number}\n")
-    else:
-        raise InputError("cluster writes table, json, jsonl or tsv")
+    pairs = result.assignments.items()
+    lines = [{"doc_id": doc_id, "cluster": number} for doc_id, number in pairs]
+    rows = [[doc_id, number] for doc_id, number in pairs]
+    document = _clustering_record(result)
+    _write(fmt, "cluster", lambda: clusters_table(result), lines, rows, document)
 
 
 def _clustering_record(result: Any) -> dict[str, Any]:

@@ -187,7 +187,6 @@ class Searcher:
         found = _graph_or_exact(
             lambda exactly: self._dense_candidates(vectors, count, chunks, exactly, allowed),
             exact,
-            allowed,
         )
         found = [
             self._more_chunks(hits, per_doc, functools.partial(self._similarities, vector))
@@ -275,7 +274,6 @@ class Searcher:
         dense = _graph_or_exact(
             lambda exactly: chunk_candidates(self.index, vectors, nearest, allowed, exactly),
             exact,
-            allowed,
         )
         results = []
         for query, vector, found in zip(queries, vectors, dense, strict=True):
@@ -369,15 +367,14 @@ class Searcher:
         return explained
 
 
-def _graph_or_exact(
-    search: Callable[[bool], list[T]], exact: bool, allowed: AllowedLabels | None
-) -> list[T]:
-    """``search(exact)``; searched again exactly when hnswlib's filtered search finds fewer
-    neighbours than asked for (it raises RuntimeError then)."""
+def _graph_or_exact(search: Callable[[bool], list[T]], exact: bool) -> list[T]:
+    """``search(exact)``; searched again exactly when hnswlib cannot return as many
+    neighbours as asked for (it raises RuntimeError when a filter, or deleted elements of
+    an updated graph, leave too few reachable)."""
     try:
         return search(exact)
     except RuntimeError:
-        if allowed is None or exact:
+        if exact:
             raise
         return search(True)
 

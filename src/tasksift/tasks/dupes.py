@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tasksift.index import LoadedIndex
+from tasksift.search.dense import chunk_candidates
 from tasksift.tasks.common import DocumentVectors
 
 DEFAULT_THRESHOLD = 0.9
@@ -72,7 +73,12 @@ def _candidate_pairs(index: LoadedIndex, chunks: bool) -> set[tuple[int, int]]:
     index.graph.set_ef(max(4 * count, 32))  # near-duplicates are easy to find: a small ef
     for begin in range(0, len(labels), BATCH):
         queries = index.vectors.of(labels[begin : begin + BATCH])
-        found, _ = index.graph.knn_query(queries, k=count)
+        try:
+            found, _ = index.graph.knn_query(queries, k=count)
+        except RuntimeError:  # too few neighbours reachable (deleted elements): exactly
+            found = np.stack(
+                [c.labels for c in chunk_candidates(index, queries, count, exact=True)]
+            )
         rows = np.searchsorted(labels, found)  # neighbour rows, one line per query row
         mine = np.arange(begin, begin + len(queries))[:, None]
         other = codes[rows] != codes[mine]  # neighbours in another document

@@ -9,12 +9,19 @@ document left out.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from tasksift.errors import InputError
 from tasksift.index import LoadedIndex
 from tasksift.options import DocumentFilter
-from tasksift.search.dense import AllowedLabels, exact_search, top_documents
+from tasksift.search.dense import (
+    EXACT_FILTER_LIMIT,
+    AllowedLabels,
+    exact_search,
+    top_documents,
+)
 from tasksift.search.hits import Hit, rank_hits
 
 
@@ -42,8 +49,11 @@ def similar_documents(
     """The ``k`` documents nearest to ``vector``, each as its best chunk, without ``exclude``."""
     allowed = AllowedLabels.of(index, where) if where else None
     wanted = k + (1 if exclude is not None else 0)
-    if allowed is not None and len(allowed.labels) <= 50_000:
-        found = exact_search(index, vector[None, :], wanted, allowed.labels)[0]
-    else:
-        found = top_documents(index, vector[None, :], wanted, allowed)[0]
+    subset = None if allowed is None else allowed.labels
+    found = None
+    if subset is None or len(subset) > EXACT_FILTER_LIMIT:  # a small subset: exactly
+        with contextlib.suppress(RuntimeError):  # too few neighbours reachable: exactly
+            found = top_documents(index, vector[None, :], wanted, allowed)[0]
+    if found is None:
+        found = exact_search(index, vector[None, :], wanted, subset)[0]
     return rank_hits([h for h in found if h.doc_id != exclude], k)
