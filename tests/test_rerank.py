@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import assert_one_line_error, invoke
+from conftest import assert_one_line_error, invoke, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +87,12 @@ def test_missing_reranker_is_a_clear_error(
     assert result.code == 6
     assert "no-such-org/no-such-reranker" in result.stderr
     assert result.stdout == ""
+    # found missing before torch or sentence-transformers is imported, so at once
+    timed = run_cli("search", "rice", "-i", built_index, "--rerank", "--rerank-model",
+                    "no-such-org/no-such-reranker", interpreter=("-X", "importtime"))  # fmt: skip
+    assert timed.code == 6
+    imported = {line.split("|")[-1].strip() for line in timed.stderr.splitlines()}
+    assert not {"torch", "sentence_transformers"} & imported
 
 
 def test_batch_rerank_matches_single_reranked_searches(

@@ -37,18 +37,24 @@ class Reranker:
         return sorted(rescored, key=lambda h: h.rerank_score, reverse=True)
 
 
-def load_reranker(name: str = DEFAULT_RERANK_MODEL) -> Reranker:
-    """Load a cross-encoder from a local folder or the Hugging Face Hub (or its cache)."""
-    quiet_transformers()
-    from sentence_transformers import CrossEncoder
-
+def locate_reranker(name: str) -> str:
+    """Where to load a cross-encoder from: a local folder, the Hub cache, or the Hub when
+    it answers. Found before torch is imported, so that a missing one fails at once."""
     local = Path(name).expanduser()
     source = (
         ModelSource(str(local.resolve()), local.resolve())
         if local.is_dir()
         else locate_in_hub_cache(name)
     )
-    target = loadable_target(source, "reranker")
+    return loadable_target(source, "reranker")
+
+
+def load_reranker(name: str = DEFAULT_RERANK_MODEL) -> Reranker:
+    """Load a cross-encoder from a local folder or the Hugging Face Hub (or its cache)."""
+    target = locate_reranker(name)
+    quiet_transformers()
+    from sentence_transformers import CrossEncoder
+
     try:
         model = CrossEncoder(target, device=None)
     except Exception as exc:
