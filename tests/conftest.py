@@ -93,6 +93,16 @@ def minilm(minilm_path: Path):
     return SentenceTransformer(str(minilm_path), device="cpu")
 
 
+def minilm_with_prompts(minilm_path: Path, folder: Path, prompts: dict[str, str]) -> Path:
+    """A copy of the bundled MiniLM in ``folder`` whose config ships ``prompts``."""
+    shutil.copytree(minilm_path, folder)
+    config_path = folder / "config_sentence_transformers.json"
+    config = json.loads(config_path.read_text())
+    config["prompts"] = prompts
+    config_path.write_text(json.dumps(config))
+    return folder
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """A fresh copy of the mini corpus."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import hnswlib
@@ -11,7 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import invoke
+from conftest import invoke, minilm_with_prompts
 
 QUERY_PROMPT = "query: "
 DOCUMENT_PROMPT = "passage: "
@@ -21,12 +20,8 @@ DOCUMENT_PROMPT = "passage: "
 def prompted_model(minilm_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local copy of the bundled MiniLM whose config ships query and document prompts."""
     folder = tmp_path_factory.mktemp("prompted") / "minilm-with-prompts"
-    shutil.copytree(minilm_path, folder)
-    config_path = folder / "config_sentence_transformers.json"
-    config = json.loads(config_path.read_text())
-    config["prompts"] = {"query": QUERY_PROMPT, "document": DOCUMENT_PROMPT}
-    config_path.write_text(json.dumps(config))
-    return folder
+    prompts = {"query": QUERY_PROMPT, "document": DOCUMENT_PROMPT}
+    return minilm_with_prompts(minilm_path, folder, prompts)
 
 
 def _stored(index: Path) -> tuple[dict, list[dict], np.ndarray]:

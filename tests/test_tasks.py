@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_one_line_error, invoke, run_cli
+from conftest import assert_one_line_error, invoke, minilm_with_prompts, run_cli
 
 PER_TASK_PROMPTS = {
     "query": "query: ",
@@ -24,12 +24,7 @@ PER_TASK_PROMPTS = {
 def task_model(minilm_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the bundled MiniLM whose config has a different prompt for every task."""
     folder = tmp_path_factory.mktemp("task-model") / "minilm-per-task"
-    shutil.copytree(minilm_path, folder)
-    config_path = folder / "config_sentence_transformers.json"
-    config = json.loads(config_path.read_text())
-    config["prompts"] = PER_TASK_PROMPTS
-    config_path.write_text(json.dumps(config))
-    return folder
+    return minilm_with_prompts(minilm_path, folder, PER_TASK_PROMPTS)
 
 
 @pytest.fixture(scope="module")

@@ -115,6 +115,31 @@ Types = Annotated[
         show_default=False,
     ),
 ]
+AnyTask = Annotated[
+    bool,
+    typer.Option(
+        "--any-task",
+        help="Run even on an index built for another task whose prompts differ.",
+    ),
+]
+LabelsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--labels", help="Labels, one a line: label<TAB>description (zero-shot).",
+        show_default=False,
+    ),
+]  # fmt: skip
+ExamplesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--examples", help="Labelled examples, one a line: label<TAB>text (few-shot).",
+        show_default=False,
+    ),
+]  # fmt: skip
+MethodOption = Annotated[
+    str,
+    typer.Option("--method", help="Few-shot vote: centroid (each label's mean example) or knn."),
+]
 FormatOption = Annotated[
     OutputFormat | None,
     typer.Option(
@@ -489,16 +514,8 @@ def evaluate(
             help="Judgments: TREC (qid 0 docid rel) or BEIR TSV with header.", show_default=False
         ),
     ] = None,  # fmt: skip
-    labels_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--labels", help="Classification instead: labels as for classify.", show_default=False
-        ),
-    ] = None,  # fmt: skip
-    examples_file: Annotated[
-        Path | None,
-        typer.Option("--examples", help="Few-shot examples as for classify.", show_default=False),
-    ] = None,
+    labels_file: LabelsOption = None,
+    examples_file: ExamplesOption = None,
     gold: Annotated[
         Path | None,
         typer.Option(
@@ -508,12 +525,8 @@ def evaluate(
             show_default=False,
         ),
     ] = None,  # fmt: skip
-    method: Annotated[
-        str, typer.Option("--method", help="Few-shot vote, as for classify.")
-    ] = "centroid",
-    any_task: Annotated[
-        bool, typer.Option("--any-task", help="Classify even on another task's vectors.")
-    ] = False,
+    method: MethodOption = "centroid",
+    any_task: AnyTask = False,
     index_path: IndexPath = None,
     k: Annotated[int, typer.Option("-k", min=1, help="Cutoff of nDCG@k and MRR@k.")] = 10,
     depth: Annotated[

@@ -16,7 +16,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from tasksift.cli import FormatOption, IndexPath, PathGlobs, Types, _note, _report_problems, app
+from tasksift.cli import (
+    AnyTask,
+    ExamplesOption,
+    FormatOption,
+    IndexPath,
+    LabelsOption,
+    MethodOption,
+    PathGlobs,
+    Types,
+    _note,
+    _report_problems,
+    app,
+)
 from tasksift.errors import InputError
 from tasksift.options import DocumentFilter, OutputFormat
 from tasksift.prompts import Task
@@ -26,13 +38,6 @@ if TYPE_CHECKING:
     from tasksift.tasks.classify import Prediction
     from tasksift.vectors import Embedder
 
-AnyTask = Annotated[
-    bool,
-    typer.Option(
-        "--any-task",
-        help="Run even on an index built for another task whose prompts differ.",
-    ),
-]
 ExplainGuard = Annotated[
     bool, typer.Option("--explain", help="Say why this index's vectors suit the command.")
 ]
@@ -190,24 +195,6 @@ def _group_record(group: Any) -> dict[str, Any]:
     }
 
 
-LabelsOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--labels", help="Labels, one a line: label<TAB>description (zero-shot).",
-        show_default=False,
-    ),
-]  # fmt: skip
-ExamplesOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--examples", help="Labelled examples, one a line: label<TAB>text (few-shot).",
-        show_default=False,
-    ),
-]  # fmt: skip
-MethodOption = Annotated[
-    str,
-    typer.Option("--method", help="Few-shot vote: centroid (each label's mean example) or knn."),
-]
 NeighboursOption = Annotated[
     int, typer.Option("--neighbours", min=1, help="Examples that vote, with --method knn.")
 ]

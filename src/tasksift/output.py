@@ -192,12 +192,13 @@ def _why(hit: Hit) -> str:
 def write_hits(
     out: IO[str], console: Console, query: str, hits: list[Hit], fmt: OutputFormat
 ) -> None:
+    terms = query_terms(query)
     if fmt is OutputFormat.TABLE:
         console.print(hits_table(query, hits))
     elif fmt is OutputFormat.JSON:
         out.write(
             json.dumps(
-                {"query": query, "results": [hit_record(h, query_terms(query)) for h in hits]},
+                {"query": query, "results": [hit_record(h, terms) for h in hits]},
                 ensure_ascii=False,
                 indent=2,
             )
@@ -205,7 +206,7 @@ def write_hits(
         )
     elif fmt is OutputFormat.JSONL:
         for hit in hits:
-            out.write(json.dumps(hit_record(hit, query_terms(query)), ensure_ascii=False) + "\n")
+            out.write(json.dumps(hit_record(hit, terms), ensure_ascii=False) + "\n")
     elif fmt is OutputFormat.TREC:
         write_batch(out, console, [("1", query, hits)], fmt)
     else:
@@ -237,7 +238,8 @@ def trec_docid(doc_id: str) -> str:
 
 
 def _query_record(qid: str, query: str, hits: list[Hit]) -> dict[str, Any]:
-    return {"id": qid, "query": query, "results": [hit_record(h, query_terms(query)) for h in hits]}
+    terms = query_terms(query)
+    return {"id": qid, "query": query, "results": [hit_record(h, terms) for h in hits]}
 
 
 def write_batch(

@@ -134,6 +134,12 @@ def exact_search(
     labels = index.labels if labels is None else np.asarray(labels)
     if len(labels) == 0:
         return [[] for _ in range(len(np.atleast_2d(vectors)))]
+    if not per_document:
+        return [
+            [hit_at(index, int(label), float(score), rank)
+             for rank, (label, score) in enumerate(zip(c.labels, c.scores, strict=True), 1)]
+            for c in exact_chunks(index, vectors, k, labels)
+        ]  # fmt: skip
     stored = index.vectors.of(labels)
     rows = np.searchsorted(index.labels, labels)
     groups = DocumentRows.of(index.documents.ids[index.documents.codes[rows]].tolist())
@@ -141,12 +147,6 @@ def exact_search(
     results = []
     for vector in np.atleast_2d(vectors):
         scores = stored @ vector
-        if not per_document:
-            best = np.argsort(-scores, kind="stable")[:k]
-            results.append(
-                [hit_at(index, int(labels[i]), float(scores[i]), r) for r, i in enumerate(best, 1)]
-            )
-            continue
         per_doc = np.maximum.reduceat(scores[order], starts)
         hits = []
         for rank, doc in enumerate(np.argsort(-per_doc, kind="stable")[:k], start=1):
@@ -170,6 +170,22 @@ class Candidates:
     scores: np.ndarray
 
 
+def exact_chunks(
+    index: LoadedIndex, vectors: np.ndarray, count: int, subset: np.ndarray
+) -> list[Candidates]:
+    """For each query vector, the ``count`` chunks of ``subset`` (sorted labels) nearest by
+    exact cosine, best first; ties go to the lower label."""
+    stored = index.vectors.of(subset)
+    count = min(count, len(subset))
+    found = []
+    for vector in np.atleast_2d(vectors):
+        row = stored @ vector
+        best = np.argpartition(-row, count - 1)[:count]
+        best = best[np.lexsort((subset[best], -row[best]))]
+        found.append(Candidates(subset[best].astype(np.int64), row[best]))
+    return found
+
+
 def chunk_candidates(
     index: LoadedIndex,
     vectors: np.ndarray,
@@ -187,14 +203,7 @@ def chunk_candidates(
     if count == 0:
         return [Candidates(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in vectors]
     if exact:
-        stored = index.vectors.of(subset)
-        found = []
-        for vector in vectors:
-            row = stored @ vector
-            best = np.argpartition(-row, count - 1)[:count]
-            best = best[np.lexsort((subset[best], -row[best]))]
-            found.append(Candidates(subset[best].astype(np.int64), row[best]))
-        return found
+        return exact_chunks(index, vectors, count, subset)
     index.graph.set_ef(max(index.manifest.hnsw.ef, count))
     if allowed is None:
         labels, distances = index.graph.knn_query(vectors, k=count)
