@@ -84,3 +84,82 @@ def ensure_index(index: Path, rebuild: bool = False) -> Timed | None:
 
 def row(label: str, value: str) -> None:
     print(f"{label:<44} {value}")
+
+
+COMMIT_PREFIXES = ("_commit", "_checkpoint", "commit", "checkpoint")
+COMMIT_MODULES = ("tasksift.pipeline", "tasksift.index", "tasksift.lexical")
+
+
+class CommitTimer:
+    """Wall time spent in the index writer's commits (checkpoints), measured in-process.
+
+    ``install`` imports every ``tasksift.pipeline`` module and wraps each method whose name
+    starts with one of ``COMMIT_PREFIXES`` on the classes defined in the pipeline, index and
+    lexical modules, so that the timer follows a refactor that renames or moves the commit.
+    Only the outermost of nested wrapped calls is counted. Exits if nothing is found.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls: dict[str, int] = {}
+        self._depth = 0
+
+    @classmethod
+    def install(cls) -> CommitTimer:
+        import importlib
+        import pkgutil
+
+        import tasksift.pipeline
+
+        for info in pkgutil.iter_modules(tasksift.pipeline.__path__):
+            try:
+                importlib.import_module(f"tasksift.pipeline.{info.name}")
+            except Exception as exc:  # a module mid-rewrite: the pipeline may not use it
+                print(f"# note: tasksift.pipeline.{info.name} not imported: {exc}", file=sys.stderr)
+        timer = cls()
+        for name, module in list(sys.modules.items()):
+            if not name.startswith(COMMIT_MODULES) or module is None:
+                continue
+            for owner in list(vars(module).values()):
+                if isinstance(owner, type) and owner.__module__ == name:
+                    for method in list(vars(owner)):
+                        if method.startswith(COMMIT_PREFIXES) and callable(vars(owner)[method]):
+                            timer._wrap(owner, method)
+        if not timer.calls:
+            sys.exit(
+                "no commit method found: no class in tasksift.pipeline, tasksift.index or "
+                f"tasksift.lexical has a method named {', '.join(COMMIT_PREFIXES)}*; "
+                "update CommitTimer in bench/common.py"
+            )
+        return timer
+
+    def _wrap(self, owner: type, method: str) -> None:
+        import functools
+
+        original = vars(owner)[method]
+        if isinstance(original, (staticmethod, classmethod)):
+            return
+        label = f"{owner.__name__}.{method}"
+        self.calls[label] = 0
+
+        @functools.wraps(original)
+        def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            self.calls[label] += 1
+            self._depth += 1
+            began = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self.seconds += time.perf_counter() - began
+
+        setattr(owner, method, timed)
+
+    @property
+    def commits(self) -> int:
+        """Calls of the most called wrapped method: the commits, nested ones counted once."""
+        return max(self.calls.values(), default=0)
+
+    def describe(self) -> str:
+        return ", ".join(f"{label} ({count} calls)" for label, count in self.calls.items())
