@@ -399,6 +399,9 @@ def build(size: int, work: Path, model: TextModel, tokenizer, keep: bool) -> Bui
     if timed.code != 0:
         sys.exit(f"indexing {corpus} failed:\n{timed.stderr.strip()}")
     summary = json.loads(timed.stdout.strip().splitlines()[-1])
+    for line in timed.stderr.splitlines():
+        if line.startswith("# note"):
+            print(line)
     print(f"# {name}: embed_chunks replaced in {', '.join(summary['patched'])}; commits timed "
           f"in {summary['commit_methods']}", flush=True)  # fmt: skip
     built = Built(
