@@ -25,7 +25,8 @@ Then, on that index:
   (the largest of the runs);
 * batch: ``tasksift search --queries FILE -f jsonl`` with 200 queries as one new process;
   queries/s = 200 / its wall time, and net of start-up (minus a 1-query batch process);
-* the index folder's size on disk, and the indexing run's peak RSS;
+* the index folder's size on disk (the exported ONNX query encoder, about 90 MiB whatever
+  the size, included; printed apart as well), and the indexing run's peak RSS;
 * a no-op ``tasksift index CORPUS --index DIR`` (nothing changed): wall time and peak RSS.
 
 Prints one line per size,
@@ -356,12 +357,18 @@ class Measured:
     batch_qps: float
     batch_qps_net: float
     index_mib: float
+    encoder_mib: float
     noop_index_s: float
     noop_index_rss_mib: float
 
 
 def folder_mib(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
+def encoder_mib(index: Path) -> float:
+    """Size of the exported query encoder(s): the folders holding an .onnx file."""
+    return sum(folder_mib(folder) for folder in {p.parent for p in index.rglob("*.onnx")})
 
 
 def real_queries() -> list[str]:
@@ -377,7 +384,9 @@ def build(size: int, work: Path, model: TextModel, tokenizer, keep: bool) -> Bui
     corpus_record, built_record = work / f"corpus-{name}.json", work / f"index-{name}.json"
     plan = plan_corpus(size, model, tokenizer, SEED)
     reuse_corpus = keep and corpus_record.is_file() and corpus.is_dir()
-    if reuse_corpus and json.loads(corpus_record.read_text()).get("plan") != asdict(plan):
+    if reuse_corpus and json.loads(corpus_record.read_text()).get("plan") != json.loads(
+        json.dumps(asdict(plan))
+    ):
         reuse_corpus = False
     if reuse_corpus:
         corpus_s = json.loads(corpus_record.read_text())["seconds"]
@@ -450,6 +459,7 @@ def measure(size: int, work: Path, built: Built, queries: list[str], repeat: int
         batch_qps=BATCH_QUERIES / batch.seconds,
         batch_qps_net=(BATCH_QUERIES - 1) / net if net > 0 else float("nan"),
         index_mib=folder_mib(index),
+        encoder_mib=encoder_mib(index),
         noop_index_s=noop.seconds,
         noop_index_rss_mib=noop.peak_rss_mib,
     )
@@ -466,7 +476,8 @@ def report(m: Measured) -> None:
     share = 100 * b.commit_s / b.build_s if b.build_s else 0.0
     print(
         f"#   files={b.documents} cold_search_runs_s={runs} batch_qps_net={m.batch_qps_net:.1f} "
-        f"noop_index_s={m.noop_index_s:.2f} noop_index_rss_mib={m.noop_index_rss_mib:.0f}"
+        f"noop_index_s={m.noop_index_s:.2f} noop_index_rss_mib={m.noop_index_rss_mib:.0f} "
+        f"query_encoder_mib={m.encoder_mib:.1f} (in index_mib)"
     )
     print(
         f"#   build_s={b.build_s:.1f} writer_chunks_per_s={b.chunks / b.build_s:.0f} "
