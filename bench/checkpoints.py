@@ -151,7 +151,7 @@ def child_build(corpus: Path, index: Path) -> None:
                 "run_s": ended - began - seen["warmup"],
                 "warmup_s": seen["warmup"],
                 "steady_s": ended - first,
-                "embed_s": summary.embed_seconds,
+                "embed_s": getattr(summary, "embed_seconds", float("nan")) - seen["warmup"],
                 "checkpoint_s": timer.seconds,
                 "commits": timer.commits,
                 "commit_methods": timer.describe(),
