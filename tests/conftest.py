@@ -154,7 +154,15 @@ def live_generation(index: Path) -> Path:
     return index / (index / "CURRENT").read_text().strip()
 
 
+@pytest.fixture(scope="session")
+def user_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tasksift's user cache (reranker exports) for the whole session, never the real one."""
+    return tmp_path_factory.mktemp("user-cache")
+
+
 @pytest.fixture(autouse=True)
-def _no_index_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_index_from_environment(monkeypatch: pytest.MonkeyPatch, user_cache: Path) -> None:
     monkeypatch.delenv("TASKSIFT_INDEX", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TASKSIFT_CACHE_DIR", str(user_cache))
+    monkeypatch.delenv("TASKSIFT_FAST_PATH", raising=False)

@@ -557,6 +557,7 @@ def evaluate(
     """Measure retrieval quality against relevance judgments (nDCG, MRR, Recall, MAP).
 
     Every judged query counts: one the run does not answer scores zero (trec_eval -c).
+    With --rerank, each first-stage run is shown beside its reranked version.
     With --labels (or --examples) and --gold: classification accuracy and macro-F1.
     """
     import json
@@ -601,17 +602,22 @@ def evaluate(
         "depth": depth,
     }
     reranker, rows = searcher.reranker, []
+    if reranker is not None:
+        report["rerank"] = {"model": reranker.name, "backend": reranker.backend,
+                            "candidates": searcher.candidates}  # fmt: skip
     for each in modes:
-        searcher.mode, searcher.reranker = each, reranker
+        searcher.mode, searcher.reranker = each, None
         run = to_run(qids, searcher.search(texts, depth))
-        name = each.value + (" + rerank" if rerank else "")
-        rows.append(measure(name, run, judgments, judged, k, depth))
+        rows.append(measure(each.value, run, judgments, judged, k, depth))
+        if reranker is not None:  # the same first stage reranked, side by side
+            searcher.reranker = reranker
+            reranked = to_run(qids, searcher.search(texts, depth))
+            rows.append(measure(f"{each.value} + rerank", reranked, judgments, judged, k, depth))
+            searcher.reranker = None
         if exact and each is not SearchMode.LEXICAL:  # BM25 scoring is exact already
-            searcher.reranker = None  # compare the first-stage searches
-            approximate = run if not rerank else to_run(qids, searcher.search(texts, depth))
             exact_run = to_run(qids, searcher.search(texts, depth, exact=True))
             rows.append(measure(f"{each.value} exact", exact_run, judgments, judged, k, depth))
-            report.setdefault(f"ann_recall@{k}_vs_exact", overlap_at_k(approximate, exact_run, k))
+            report.setdefault(f"ann_recall@{k}_vs_exact", overlap_at_k(run, exact_run, k))
     report["runs"] = {row.name: row.measures for row in rows}
     if choose_format(fmt, _stdout_is_terminal()) is OutputFormat.TABLE:
         Console().print(eval_table(rows, report))

@@ -50,6 +50,10 @@ class FastPathUnavailable(Exception):
     """The fast path cannot be used; the message says why."""
 
 
+class DamagedExport(FastPathUnavailable):
+    """An export's files are unreadable, or it fails its self-check."""
+
+
 @dataclass(frozen=True)
 class FastPathRecord:
     """What the manifest records about the fast path."""
@@ -170,43 +174,52 @@ def _export(embedder: SentenceTransformerEmbedder, query_prompt: str, folder: Pa
     return float(cosines.min())
 
 
+def open_onnx_model(folder: Path) -> tuple[Any, Tokenizer]:
+    """An onnxruntime CPU session of ``folder``'s model and its Rust tokenizer, without
+    torch; FastPathUnavailable saying why when either cannot be loaded."""
+    try:
+        import onnxruntime
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise FastPathUnavailable(f"{exc.name} is not installed") from None
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = min(4, os.cpu_count() or 1)
+    try:
+        session = onnxruntime.InferenceSession(
+            str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+        )
+        return session, Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+    except Exception as exc:
+        raise DamagedExport(f"cannot load {folder}: {exc}") from None
+
+
+def pad_token(tokenizer: Tokenizer) -> str:
+    """The token a model pads with: the tokenizer's own, else a usual one it knows."""
+    padding = tokenizer.padding
+    if padding and padding.get("pad_token"):
+        return padding["pad_token"]
+    for token in ("[PAD]", "<pad>", "<|endoftext|>"):
+        if tokenizer.token_to_id(token) is not None:
+            return token
+    return "[PAD]"
+
+
 class OnnxQueryEmbedder:
     """Encodes queries with onnxruntime and the model's Rust tokenizer (no torch)."""
 
     def __init__(self, folder: Path, settings: dict[str, Any], dimension: int) -> None:
-        try:
-            import onnxruntime
-            from tokenizers import Tokenizer
-        except ImportError as exc:
-            raise FastPathUnavailable(f"{exc.name} is not installed") from None
         self.dimension = dimension
         self.max_seq_length = int(settings["max_seq_length"])
         self._inputs = list(settings["inputs"])
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        options.intra_op_num_threads = min(4, os.cpu_count() or 1)
-        try:
-            self._session = onnxruntime.InferenceSession(
-                str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
-            )
-            self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
-        except Exception as exc:
-            raise FastPathUnavailable(f"cannot load {folder}: {exc}") from None
+        self._session, self._tokenizer = open_onnx_model(folder)
         self._tokenizer.enable_truncation(max_length=self.max_seq_length)
-        pad_id = self._tokenizer.token_to_id(self._pad_token()) or 0
+        pad = pad_token(self._tokenizer)
         self._tokenizer.enable_padding(
-            direction=settings.get("padding_side", "right"), pad_id=pad_id,
-            pad_token=self._pad_token(),
-        )  # fmt: skip
-
-    def _pad_token(self) -> str:
-        padding = self._tokenizer.padding
-        if padding and padding.get("pad_token"):
-            return padding["pad_token"]
-        for token in ("[PAD]", "<pad>", "<|endoftext|>"):
-            if self._tokenizer.token_to_id(token) is not None:
-                return token
-        return "[PAD]"
+            direction=settings.get("padding_side", "right"),
+            pad_id=self._tokenizer.token_to_id(pad) or 0,
+            pad_token=pad,
+        )
 
     @property
     def tokenizer(self) -> Tokenizer:

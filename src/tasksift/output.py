@@ -163,6 +163,7 @@ def explain_record(hit: Hit) -> dict[str, Any]:
         "lexical_score": rounded(why.lexical_score),
         "fused_score": rounded(why.fused_score),
         "rerank_score": rounded(hit.rerank_score),
+        "first_stage_rank": why.first_stage_rank,
         "matched_terms": list(why.matched_terms),
     }
 
@@ -184,6 +185,9 @@ def _why(hit: Hit) -> str:
             lines.append(f"{side} {place} [dim]{score:.{digits}f}[/]")
     if why.fused_score is not None:
         lines.append(f"fused [bold]{why.fused_score:.3f}[/]")
+    if hit.rerank_score is not None:
+        was = f" [dim]was #{why.first_stage_rank}[/]" if why.first_stage_rank else ""
+        lines.append(f"rerank [bold]{hit.rerank_score:.3f}[/]{was}")
     if why.matched_terms:
         lines.append("[dim]matched:[/] " + escape(", ".join(why.matched_terms)))
     return "\n".join(lines)

@@ -24,6 +24,7 @@ class Explanation:
     fused_score: float | None
     matched_terms: tuple[str, ...] = ()  # query words whose terms the chunk holds
     matched_words: tuple[str, ...] = ()  # words of the chunk that matched, for highlights
+    first_stage_rank: int | None = None  # with --rerank: the chunk's place before reranking
 
 
 @dataclass(frozen=True)

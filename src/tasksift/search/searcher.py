@@ -97,9 +97,10 @@ class Searcher:
         index = load_index(index_dir, manifest, lexical=wants_lexical)
         reranker = None
         if rerank_model is not None:
-            from tasksift.rerank import load_reranker
+            from tasksift.rerank import open_reranker
 
-            reranker = load_reranker(rerank_model)
+            reranker, note = open_reranker(rerank_model)
+            notes += [note] if note else []
         embedder = None
         if chosen is not SearchMode.LEXICAL:
             embedder, note = open_query_embedder(index_dir, manifest)
@@ -163,7 +164,7 @@ class Searcher:
             else:
                 found = self._hybrid(queries, mask, pool, as_chunks, exact, allowed, more)
         if self.reranker is not None:
-            reranked = [self.reranker.rerank(q, h) for q, h in zip(queries, found, strict=True)]
+            reranked = self.reranker.rerank_many(queries, found)  # all pairs scored together
             found = [
                 rank_hits(h, k) if chunks else best_per_document(h, k, "rerank_score", per_doc)
                 for h in reranked
