@@ -126,7 +126,7 @@ def faq_agreement(path: Path, labels: dict[str, str], seeds: int) -> None:
     n = len(set(truth))
     texts = {i: "" for i in ids}
     for doc_id, text in zip(
-        index.rows.column("doc_id").to_pylist(), index.rows.column("text").to_pylist(), strict=True
+        index.column("doc_id").to_pylist(), index.column("text").to_pylist(), strict=True
     ):
         texts[doc_id] += " " + text
     runs: dict[str, list[tuple[float, float]]] = {"n": [], "auto": [], "tfidf": []}

@@ -8,9 +8,9 @@ with `SentenceTransformer.encode` alone in this process (model load excluded), a
 chunks/s, tokens/s and their ratio: the pipeline's overhead. Target: ratio >= 0.9.
 
 The lexical side: the work a first run spends on it (analyzing each chunk once, and building
-and saving the BM25 matrix at each checkpoint of --checkpoint-every 256 documents, as the
-writer does) is replayed on the same chunks in this process, and its share of the whole
-`tasksift index` time is printed (target: <= 10%), with its size on disk.
+and saving the BM25 matrix once, when the run completes: checkpoints keep the terms in
+the sidecar parts and build no matrix) is replayed on the same chunks in this process, and
+its share of the whole `tasksift index` time is printed (target: <= 10%), with its size.
 """
 
 from __future__ import annotations
@@ -28,33 +28,36 @@ LEXICAL_SHARE = 0.10
 
 
 def _chunks(index: Path) -> tuple[list[str], dict]:
-    import pyarrow.parquet as pq
+    from tasksift.index import load_index
 
-    generation = (index / "CURRENT").read_text().strip()
-    table = pq.read_table(index / generation / "chunks.parquet", columns=["text"])
-    return table.column("text").to_pylist(), json.loads(table.schema.metadata[b"tasksift"])
+    loaded = load_index(index)
+    return loaded.column("text").to_pylist(), json.loads(loaded.manifest.to_json())
 
 
-def lexical_seconds(index: Path, checkpoint_documents: int = 256) -> tuple[float, int]:
-    """Seconds a first run spends on the lexical side, replayed; and its size in bytes."""
+def lexical_seconds(index: Path) -> tuple[float, int]:
+    """Seconds a first run spends on the lexical side, replayed: every chunk analyzed once
+    (as the writer does, a batch at a time), the BM25 matrix built once; and its size."""
     import tempfile
 
+    import numpy as np
+
     from tasksift.index import load_index
-    from tasksift.lexical import LexicalRecord, TermStore
+    from tasksift.lexical import LexicalRecord, TermLists, TermStore
 
     loaded = load_index(index)
     record = LexicalRecord.from_dict(loaded.manifest.lexical)
-    labels = loaded.labels.tolist()
-    texts = loaded.rows.column("text").to_pylist()
-    doc_ids = loaded.rows.column("doc_id").to_pylist()
-    starts = [i for i in range(len(doc_ids)) if i == 0 or doc_ids[i] != doc_ids[i - 1]]
-    bounds = [*starts[::checkpoint_documents], len(labels)]
+    texts = loaded.column("text").to_pylist()
     store = TermStore(record.analyzer, record.bm25)
     began = time.perf_counter()
+    rows = [
+        ids
+        for start in range(0, len(texts), 1024)
+        for ids in store.analyze(texts[start : start + 1024])
+    ]
+    offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+    terms = TermLists(np.concatenate(rows).astype(np.uint32), offsets)
     with tempfile.TemporaryDirectory() as scratch:
-        for step, (start, end) in enumerate(zip(bounds, bounds[1:], strict=False)):
-            store.add(labels[start:end], texts[start:end])
-            store.write(Path(scratch) / f"gen-{step}", labels[:end])
+        store.write(Path(scratch) / "lexical", terms)
     return time.perf_counter() - began, record.bytes
 
 

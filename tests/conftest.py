@@ -154,6 +154,57 @@ def live_generation(index: Path) -> Path:
     return index / (index / "CURRENT").read_text().strip()
 
 
+def sidecar_parts(index: Path) -> list[Path]:
+    """The Parquet files of the live generation's sidecar, in row order."""
+    manifest = json.loads((live_generation(index) / "manifest.json").read_text())["manifest"]
+    return [live_generation(index) / "parts" / f"{p['name']}.parquet" for p in manifest["parts"]]
+
+
+def sidecar_table(index: Path):  # -> pa.Table
+    """Every row and column of the live sidecar (terms included), as one table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pa.concat_tables([pq.read_table(path) for path in sidecar_parts(index)])
+
+
+def to_format_1(index: Path, lexical: bool = True) -> None:
+    """Rewrite the live generation as tasksift wrote it before sidecar parts (format 1):
+    one chunks.parquet, and (with ``lexical``) the terms in lexical/terms.npy, as ids of
+    the BM25 matrix's vocabulary; without it, no lexical side at all."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    generation = live_generation(index)
+    copy = json.loads((generation / "manifest.json").read_text())
+    manifest = {**copy["manifest"], "format_version": 1, "parts": None}
+    table = sidecar_table(index)
+    folder = generation / "lexical"
+    if lexical:
+        store = json.loads((folder / "vocabulary.json").read_text())
+        matrix = json.loads((folder / "vocab.index.json").read_text())
+        rows = table.column("terms").to_pylist()
+        ids = [np.asarray([matrix[store[t]] for t in row], dtype=np.uint32) for row in rows]
+        np.save(folder / "terms.npy", np.concatenate(ids))
+        np.save(
+            folder / "term_offsets.npy", np.concatenate([[0], np.cumsum([len(i) for i in ids])])
+        )
+        (folder / "vocabulary.json").unlink()
+        record = manifest["lexical"]
+        record["files"] = {p.name: p.stat().st_size for p in sorted(folder.iterdir())}
+        record.pop("matrix", None)
+    else:
+        shutil.rmtree(folder)
+        manifest["lexical"] = None
+    table = table.drop_columns(["terms"])
+    metadata = {b"tasksift": json.dumps(manifest, sort_keys=True).encode()}
+    sidecar = generation / "chunks.parquet"
+    pq.write_table(table.replace_schema_metadata(metadata), sidecar)
+    shutil.rmtree(generation / "parts")
+    copy = {"sidecar_bytes": sidecar.stat().st_size, "manifest": manifest}
+    (generation / "manifest.json").write_text(json.dumps(copy))
+
+
 @pytest.fixture(scope="session")
 def user_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tasksift's user cache (reranker exports) for the whole session, never the real one."""

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_one_line_error, invoke, live_generation, run_cli, tree_digest
+from conftest import (
+    assert_one_line_error,
+    invoke,
+    live_generation,
+    run_cli,
+    sidecar_parts,
+    tree_digest,
+)
 
 
 def test_missing_directory(tmp_path: Path) -> None:
@@ -64,7 +71,7 @@ def test_no_index_anywhere(
 
 def test_corrupted_sidecar(index_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken = index_copy
-    sidecar = live_generation(broken) / "chunks.parquet"
+    sidecar = sidecar_parts(broken)[0]
     sidecar.write_bytes(sidecar.read_bytes()[: sidecar.stat().st_size // 2])
     for command in (["search", "loan"], ["info"]):
         result = invoke(capsys, *command, "--index", broken)
@@ -94,16 +101,11 @@ def test_vectors_and_rows_that_disagree(
 def test_unknown_format_version(index_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    import pyarrow.parquet as pq
-
     broken = index_copy
-    sidecar = live_generation(broken) / "chunks.parquet"
-    table = pq.read_table(sidecar)
-    manifest = json.loads(table.schema.metadata[b"tasksift"])
-    manifest["format_version"] = 99
-    pq.write_table(table.replace_schema_metadata({b"tasksift": json.dumps(manifest)}), sidecar)
-    copy = sidecar.parent / "manifest.json"  # what a future tasksift would write beside it
-    copy.write_text(json.dumps({"sidecar_bytes": sidecar.stat().st_size, "manifest": manifest}))
+    copy = live_generation(broken) / "manifest.json"  # as a future tasksift would write it
+    written = json.loads(copy.read_text())
+    written["manifest"]["format_version"] = 99
+    copy.write_text(json.dumps(written))
     result = invoke(capsys, "info", "--index", broken)
     assert_one_line_error(result)
     assert result.code == 5 and "99" in result.stderr

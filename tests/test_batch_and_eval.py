@@ -209,7 +209,7 @@ def test_exact_search_equals_brute_force(built_index: Path) -> None:
     query /= np.linalg.norm(query)
     hits = exact_search(index, query[None, :], 5)[0]
     scores = stored @ query
-    doc_ids = index.rows.column("doc_id").to_pylist()
+    doc_ids = index.column("doc_id").to_pylist()
     best: dict[str, float] = {}
     for label, doc in enumerate(doc_ids):
         best[doc] = max(best.get(doc, -2.0), float(scores[label]))

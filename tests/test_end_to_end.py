@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, sidecar_parts
 
 QUERIES = {
     "what does a lender look at before approving a loan for a company": "money/loan-approval.md",
@@ -25,7 +25,7 @@ def test_index_reports_a_summary(built_index: Path) -> None:
     assert len(generations) == 1
     assert {p.name for p in generations[0].iterdir()} == {
         "vectors.hnsw",
-        "chunks.parquet",
+        "parts",
         "manifest.json",
         "lexical",
     }
@@ -96,8 +96,7 @@ def test_info_shows_the_metadata(built_index: Path) -> None:
 
 
 def test_parquet_metadata_is_readable_with_pyarrow_alone(built_index: Path) -> None:
-    generation = (built_index / "CURRENT").read_text().strip()
-    sidecar = built_index / generation / "chunks.parquet"
+    sidecar = sidecar_parts(built_index)[0]
     manifest = json.loads(pq.read_schema(sidecar).metadata[b"tasksift"])
     assert manifest["model"]["name"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert manifest["task"] == "retrieval"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import invoke, run_cli
+from conftest import invoke, run_cli, sidecar_table
 
 SAMPLES = Path(__file__).parent.parent / "sample_corpus"
 FILES = [
@@ -42,9 +42,8 @@ def formats_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _rows(index: Path) -> list[dict]:
-    from tasksift.index import load_index
 
-    return load_index(index).rows.to_pylist()
+    return sidecar_table(index).to_pylist()
 
 
 def _search(index: Path, query: str, *flags: str) -> list[dict]:

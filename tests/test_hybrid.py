@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from conftest import assert_one_line_error, invoke, live_generation, run_cli, tree_digest
+from conftest import (
+    assert_one_line_error,
+    invoke,
+    live_generation,
+    run_cli,
+    sidecar_parts,
+    to_format_1,
+    tree_digest,
+)
 
 
 def _search(capsys: pytest.CaptureFixture[str], index: Path, query: str, *flags: str) -> list:
@@ -29,9 +36,9 @@ def test_lexical_side_is_recorded_like_the_prompts(built_index: Path) -> None:
     assert lexical["bm25"] == {"k1": 1.2, "b": 0.75, "method": "lucene"}
     assert lexical["engine"].startswith("bm25s ")
     assert info["files"]["lexical"] == sum(lexical["files"].values()) > 0
-    sidecar = live_generation(built_index) / "chunks.parquet"
-    embedded = json.loads(pq.read_schema(sidecar).metadata[b"tasksift"])
-    assert embedded["lexical"] == lexical
+    embedded = json.loads(pq.read_schema(sidecar_parts(built_index)[0]).metadata[b"tasksift"])
+    assert embedded["lexical"]["analyzer"] == lexical["analyzer"]  # what makes the terms
+    assert embedded["lexical"]["bm25"] == lexical["bm25"]
 
 
 def test_hybrid_is_the_default_and_each_mode_answers(
@@ -94,11 +101,7 @@ def test_long_query_is_answered_with_a_note(built_index: Path) -> None:
 
 def _strip_lexical_side(index: Path) -> None:
     """Make ``index`` look like one built before tasksift had a lexical side."""
-    from tasksift.index import VECTORS_FILE, load_index, write_generation
-
-    loaded = load_index(index)
-    manifest = replace(loaded.manifest, lexical=None)
-    write_generation(index, manifest, loaded.rows, loaded.folder / VECTORS_FILE)
+    to_format_1(index, lexical=False)
 
 
 def test_index_without_lexical_side_keeps_working_and_gains_one(
@@ -154,7 +157,7 @@ def _best_lexical_scores(index: Path, query: str) -> dict[str, float]:
     loaded = load_index(index, lexical=True)
     scores = loaded.lexical.scores(query)
     best: dict[str, float] = {}
-    for doc_id, score in zip(loaded.rows.column("doc_id").to_pylist(), scores, strict=True):
+    for doc_id, score in zip(loaded.column("doc_id").to_pylist(), scores, strict=True):
         best[doc_id] = max(best.get(doc_id, 0.0), float(score))
     return best
 

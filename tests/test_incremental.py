@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_one_line_error, invoke, run_cli, tree_digest
+from conftest import assert_one_line_error, invoke, run_cli, sidecar_table, tree_digest
 
 
 def _info(capsys: pytest.CaptureFixture[str], index: Path) -> dict:
@@ -40,9 +40,13 @@ def _consistent(index: Path) -> dict:
 
     loaded = load_index(index, lexical=True)
     live = len(loaded.graph.get_ids_list()) - _deleted(loaded)
-    assert loaded.rows.num_rows == loaded.manifest.chunks == live
-    assert loaded.lexical is not None
-    assert loaded.lexical.retriever.scores["num_docs"] == loaded.rows.num_rows
+    assert loaded.sidecar.num_rows == loaded.manifest.chunks == live
+    terms = sidecar_table(index).column("terms")
+    assert len(terms) == loaded.manifest.chunks and terms.null_count == 0
+    if loaded.manifest.complete:
+        assert loaded.lexical.retriever.scores["num_docs"] == loaded.sidecar.num_rows
+    else:  # a checkpoint: the BM25 matrix is built once the run completes
+        assert loaded.lexical is None and loaded.manifest.lexical["matrix"] is False
     return json.loads(loaded.manifest.to_json())
 
 
@@ -149,10 +153,9 @@ def test_interrupted_first_run_resumes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import tasksift.pipeline.model
-    import tasksift.pipeline.writer
 
     index = tmp_path / "index"
-    real = tasksift.pipeline.writer.embed_chunks
+    real = tasksift.pipeline.model.embed_chunks
     calls = {"n": 0}
 
     def dies_on_third_batch(*args, **kwargs):
@@ -161,7 +164,7 @@ def test_interrupted_first_run_resumes(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tasksift.pipeline.writer, "embed_chunks", dies_on_third_batch)
+    monkeypatch.setattr(tasksift.pipeline.model, "embed_chunks", dies_on_third_batch)
     interrupted = invoke(capsys, "index", corpus, "-i", index, "-q", "--checkpoint-every", "3")
     assert interrupted.code == 130
     partial = _consistent(index)
@@ -233,7 +236,7 @@ def _wait_for_write(index: Path, process: subprocess.Popen, partial: bool) -> No
 def _versions(index: Path) -> set[str]:
     from tasksift.index import load_index
 
-    return {text.split()[1] for text in load_index(index).rows.column("text").to_pylist()}
+    return {text.split()[1] for text in load_index(index).column("text").to_pylist()}
 
 
 def _start_index(corpus: Path, index: Path) -> subprocess.Popen:

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import hnswlib
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 
-from conftest import invoke, minilm_with_prompts
+from conftest import invoke, minilm_with_prompts, sidecar_table
 
 QUERY_PROMPT = "query: "
 DOCUMENT_PROMPT = "passage: "
@@ -26,8 +25,8 @@ def prompted_model(minilm_path: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 def _stored(index: Path) -> tuple[dict, list[dict], np.ndarray]:
     generation = index / (index / "CURRENT").read_text().strip()
-    table = pq.read_table(generation / "chunks.parquet")
-    manifest = json.loads(table.schema.metadata[b"tasksift"])
+    table = sidecar_table(index)
+    manifest = json.loads((generation / "manifest.json").read_text())["manifest"]
     graph = hnswlib.Index(space="cosine", dim=manifest["model"]["dimension"])
     graph.load_index(str(generation / "vectors.hnsw"))
     vectors = np.asarray(graph.get_items(table.column("label").to_pylist()), dtype=np.float32)

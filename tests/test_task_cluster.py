@@ -53,8 +53,8 @@ def test_same_seed_same_clustering(loaded: LoadedIndex, six: Clustering) -> None
 def test_labels_are_words_of_their_cluster(loaded: LoadedIndex, six: Clustering) -> None:
     texts: dict[int, list[str]] = {}
     for doc_id, text in zip(
-        loaded.rows.column("doc_id").to_pylist(),
-        loaded.rows.column("text").to_pylist(),
+        loaded.column("doc_id").to_pylist(),
+        loaded.column("text").to_pylist(),
         strict=True,
     ):
         texts.setdefault(six.assignments[doc_id], []).append(text.lower())

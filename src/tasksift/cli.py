@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,9 +19,10 @@ from rich.markup import escape
 from typer.core import TyperOption
 
 from tasksift import __version__
-from tasksift.errors import ExitCode, InputError, PartialError, TasksiftError
+from tasksift.errors import ExitCode, InputError, PartialError, TasksiftError, UsageError
 from tasksift.options import (
     CHECKPOINT_DOCUMENTS,
+    CHECKPOINT_SECONDS,
     DEFAULT_ALPHA,
     DEFAULT_CANDIDATES,
     DEFAULT_FUSION_DEPTH,
@@ -174,6 +176,13 @@ def _root(
 # ----------------------------------------------------------------- index
 
 
+class IndexEngine(str, Enum):
+    """Where `index` reads, chunks and embeds."""
+
+    LOCAL = "local"
+    RAY = "ray"
+
+
 @app.command()
 def index(
     corpus: Annotated[
@@ -247,9 +256,29 @@ def index(
         bool, typer.Option("--rebuild", help="Build from scratch, with new settings if given.")
     ] = False,
     checkpoint_every: Annotated[
-        int,
-        typer.Option(min=1, help="Commit the new vectors every this many documents."),
-    ] = CHECKPOINT_DOCUMENTS,
+        int | None,
+        typer.Option(
+            min=1,
+            help="Commit a first run every this many documents. Default: after every "
+            f"{CHECKPOINT_SECONDS:.0f} s of work.",
+            show_default=False,
+        ),
+    ] = None,
+    engine: Annotated[
+        IndexEngine,
+        typer.Option(
+            help="local: read, chunk and embed in this process; ray: on a Ray cluster (needs "
+            "`pip install tasksift[ray]`; a folder corpus must be at the same path on every node)."
+        ),
+    ] = IndexEngine.LOCAL,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine ray: the cluster, e.g. ray://head:10001 or auto. Default: a "
+            "local Ray instance.",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Index CORPUS (a folder or a .jsonl[.gz] file) for a task, or update its index.
@@ -280,11 +309,19 @@ def index(
         trust_remote_code=trust_remote_code,
         batch_size=batch_size,
         rebuild=rebuild,
-        checkpoint_documents=checkpoint_every,
+        checkpoint_documents=checkpoint_every or CHECKPOINT_DOCUMENTS,
+        checkpoint_seconds=0.0 if checkpoint_every else CHECKPOINT_SECONDS,
     )
+    runner = None
+    if engine is IndexEngine.RAY:
+        from tasksift.pipeline.ray_engine import RayEngine
+
+        runner = RayEngine(address)
+    elif address is not None:
+        raise UsageError("--address needs --engine ray")
     show = not quiet and _stdout_is_terminal() and stderr.is_terminal
     with reporter_for(stderr, show=show, warnings=not quiet) as reporter:
-        s = build_index(corpus, target, options, reporter)
+        s = build_index(corpus, target, options, reporter, runner)
     if s.lexical_added and not quiet:
         stderr.print(
             f"note: added the lexical (BM25) side from the {s.chunks} stored chunks; nothing "

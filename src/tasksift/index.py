@@ -5,14 +5,20 @@ On disk an index is a folder::
     INDEX/
       CURRENT                 name of the live generation (replaced atomically)
       gen-<time_ns>/
-        vectors.hnsw          hnswlib index, cosine space
-        chunks.parquet        one row per chunk; schema metadata b"tasksift" = manifest JSON
+        manifest.json         the manifest: model, task, prompts, ..., and the parts
+        vectors.hnsw          hnswlib index, cosine space (complete generations)
+        parts/                the sidecar: one row per chunk, in immutable parts (``sidecar``)
+          <part>.parquet      every column; schema metadata b"tasksift" = manifest JSON
+          <part>.arrow        the columns a search shows, memory-mapped
+          <part>.vectors.npy  the part's vectors, in a checkpoint (no graph yet)
         lexical/              BM25 index of the same chunks (see ``lexical``)
-        manifest.json         a copy of that manifest and the sidecar's size, for fast reads
+      .pending-<pid>/         parts of a running write, not yet committed
       .lock                   held while `tasksift index` writes
 
 A write builds a new generation beside the live one and then swaps ``CURRENT``; a reader
 that follows ``CURRENT`` sees either the old complete state or the new one, never a mix.
+Parts that did not change are hard-linked from the previous generation, so that a commit
+writes what it adds. Format 1 generations have one ``chunks.parquet`` instead of parts.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import secrets
 import shutil
 import struct
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,19 +39,24 @@ from typing import TYPE_CHECKING, Any
 from tasksift import __version__
 from tasksift.errors import CorruptIndexError, IndexNotFoundError, IndexWriteError
 from tasksift.prompts import PromptSet, Task
+from tasksift.sidecar import LEGACY_CHUNKS_FILE, PARTS_DIR, PartRecord, Sidecar
 
 if TYPE_CHECKING:
     import hnswlib
     import numpy as np
     import pyarrow as pa
 
-    from tasksift.lexical import LexicalIndex, TermStore
+    from tasksift.lexical import LexicalIndex
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)  # 1: one chunks.parquet, terms in lexical/; 2: parts
+READABLE_TEXT = " and ".join(map(str, READABLE_FORMATS))
 MANIFEST_KEY = b"tasksift"
 CURRENT_FILE = "CURRENT"
 VECTORS_FILE = "vectors.hnsw"
-CHUNKS_FILE = "chunks.parquet"
+CHUNKS_FILE = LEGACY_CHUNKS_FILE
+VECTORS_SUFFIX = ".vectors.npy"  # a part's vectors, in a checkpoint
+PENDING_PREFIX = ".pending-"
 MANIFEST_FILE = "manifest.json"
 LEXICAL_DIR = "lexical"  # tasksift.lexical.LEXICAL_DIR, without importing numpy here
 DEFAULT_INDEX_DIRNAME = ".tasksift"
@@ -90,6 +101,7 @@ class Manifest:
     fast_path: dict[str, Any] | None = None  # see tasksift.fastpath.FastPathRecord
     lexical: dict[str, Any] | None = None  # see tasksift.lexical.LexicalRecord; None: dense only
     readers: dict[str, int] | None = None  # kind -> version of the readers (documents)
+    parts: list[dict[str, Any]] | None = None  # sidecar parts (PartRecord); None: format 1
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     tool_version: str = __version__
     format_version: int = FORMAT_VERSION
@@ -104,10 +116,10 @@ class Manifest:
     def from_json(cls, text: str | bytes) -> Manifest:
         data: dict[str, Any] = json.loads(text)
         version = data.get("format_version")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_FORMATS:
             raise CorruptIndexError(
                 f"index format version {version!r} is not supported by tasksift {__version__} "
-                f"(reads version {FORMAT_VERSION}); rebuild it with `tasksift index --rebuild`"
+                f"(reads versions {READABLE_TEXT}); rebuild it with `tasksift index --rebuild`"
             )
         return cls(
             model=ModelInfo(**data["model"]),
@@ -124,10 +136,15 @@ class Manifest:
             fast_path=data.get("fast_path"),
             lexical=data.get("lexical"),
             readers=data.get("readers"),
+            parts=data.get("parts"),
             created_at=data["created_at"],
             tool_version=data["tool_version"],
             format_version=version,
         )
+
+    @property
+    def part_records(self) -> list[PartRecord] | None:
+        return None if self.parts is None else [PartRecord.from_dict(p) for p in self.parts]
 
 
 # ---------------------------------------------------------------- locating an index
@@ -176,26 +193,31 @@ def generation_dir(index_dir: Path) -> Path:
 def read_manifest(index_dir: Path) -> Manifest:
     """The manifest of the live generation.
 
-    Read from the generation's ``manifest.json`` (a copy of the Parquet metadata that needs
-    no pyarrow, so that ``info`` and refusals start fast), after a cheap check that the
-    sidecar has the size it was written with and ends like a Parquet file. ``load_index``
-    later checks that the copy equals the Parquet metadata itself.
+    Read from the generation's ``manifest.json`` (no pyarrow needed, so that ``info`` and
+    refusals start fast), after a cheap check that every sidecar file has the size it was
+    written with. ``load_index`` later checks it against the Parquet metadata itself.
     """
     folder = generation_dir(index_dir)
-    sidecar = folder / CHUNKS_FILE
     try:
         copy = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return _manifest_from_parquet(sidecar)
+        return _manifest_from_parquet(folder / CHUNKS_FILE)
     except (OSError, ValueError) as exc:
         raise CorruptIndexError(
             f"index manifest {folder / MANIFEST_FILE} is unreadable: {exc}"
         ) from None
-    _check_sidecar_file(sidecar, copy.get("sidecar_bytes"))
     try:
-        return Manifest.from_json(json.dumps(copy["manifest"]))
+        manifest = Manifest.from_json(json.dumps(copy["manifest"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise CorruptIndexError(f"index manifest in {folder} is invalid: {exc}") from None
+    records = manifest.part_records
+    if records is None:
+        _check_sidecar_file(folder / CHUNKS_FILE, copy.get("sidecar_bytes"))
+    for record in records or ():
+        parquet, arrow = record.files(folder)
+        _check_sidecar_file(parquet, record.parquet_bytes)
+        _check_file_size(arrow, record.arrow_bytes)
+    return manifest
 
 
 def _check_sidecar_file(sidecar: Path, expected_bytes: int | None) -> None:
@@ -210,6 +232,18 @@ def _check_sidecar_file(sidecar: Path, expected_bytes: int | None) -> None:
         raise CorruptIndexError(
             f"index sidecar {sidecar} is unreadable: {size} bytes, {expected_bytes} were "
             "written (truncated or damaged); rebuild it with `tasksift index --rebuild`"
+        )
+
+
+def _check_file_size(path: Path, expected: int) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise CorruptIndexError(f"index file missing: {path}") from None
+    if size != expected:
+        raise CorruptIndexError(
+            f"index file {path} is {size} bytes, {expected} were written (truncated or "
+            "damaged); rebuild it with `tasksift index --rebuild`"
         )
 
 
@@ -234,27 +268,34 @@ def _manifest_from_parquet(sidecar: Path) -> Manifest:
 
 @dataclass(frozen=True)
 class LoadedIndex:
-    """A consistent, checked generation: manifest, chunk rows, hnswlib graph and, when
-    asked for and present, the lexical index."""
+    """A consistent, checked generation: manifest, sidecar, hnswlib graph and, when asked
+    for and present, the lexical index. Sidecar columns are read when first needed."""
 
     path: Path
     manifest: Manifest
-    rows: pa.Table  # sorted by label
+    sidecar: Sidecar  # rows sorted by label
     graph: hnswlib.Index
     folder: Path  # the generation
     lexical: LexicalIndex | None = None
 
     @functools.cached_property
     def labels(self) -> np.ndarray:
-        return self.rows.column("label").to_numpy()
+        import numpy as np
+
+        column = self.sidecar.search_column("label")
+        return column.to_numpy() if column.num_chunks else np.zeros(0, dtype=np.int64)
 
     @functools.cached_property
     def documents(self) -> DocumentRows:
-        return DocumentRows.of(self.rows.column("doc_id").to_pylist())
+        return DocumentRows.of_column(self.sidecar.search_column("doc_id"))
 
     @functools.cached_property
     def vectors(self) -> StoredVectors:
         return StoredVectors.open(self.folder / VECTORS_FILE, self.graph, self.labels)
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        """One whole column of the sidecar."""
+        return self.sidecar.table([name]).column(name)
 
     def row_of(self, label: int) -> int:
         """Row number of the chunk stored under ``label``."""
@@ -285,6 +326,8 @@ class StoredVectors:
     def open(cls, path: Path, graph: hnswlib.Index, labels: np.ndarray) -> StoredVectors:
         import numpy as np
 
+        if not path.is_file():  # a checkpoint: the graph was built from its parts
+            return cls(None, None, graph)
         with path.open("rb") as handle:
             header = handle.read(48)
         _, _, count, per_element, label_offset, data_offset = struct.unpack("<6Q", header)
@@ -362,10 +405,41 @@ class DocumentRows:
         import numpy as np
 
         ids, codes = np.unique(np.asarray(doc_ids, dtype=object), return_inverse=True)
+        return cls._grouped(ids, codes)
+
+    @classmethod
+    def _grouped(cls, ids: np.ndarray, codes: np.ndarray) -> DocumentRows:
+        import numpy as np
+
         order = np.argsort(codes, kind="stable")
         starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0]) if len(order) else order
         ends = np.r_[starts[1:], len(order)] if len(order) else order
         return cls(ids, codes, order, starts, ends)
+
+    @classmethod
+    def of_column(cls, column: pa.ChunkedArray) -> DocumentRows:
+        """From the sidecar's ``doc_id`` column, dictionary-encoded in its Arrow files: the
+        codes come from the dictionaries, without comparing a million strings."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if column.num_chunks == 0:
+            return cls.of([])
+        if not pa.types.is_dictionary(column.type):
+            column = column.dictionary_encode()
+        unified = column.unify_dictionaries()
+        dictionary = unified.chunk(0).dictionary
+        indices = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in unified.chunks])
+        order = pc.sort_indices(dictionary).to_numpy()
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        ids = dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False)
+        codes = rank[indices]
+        used = np.unique(codes)
+        if len(used) != len(ids):  # a dictionary may hold ids no row has any more
+            ids, codes = ids[used], np.searchsorted(used, codes)
+        return cls._grouped(ids.astype(object), codes)
 
     def rows_of(self, document: int) -> np.ndarray:
         return self.order[self.starts[document] : self.ends[document]]
@@ -394,17 +468,13 @@ class _GenerationVanished(Exception):
 
 
 def _load_generation(index_dir: Path, manifest: Manifest | None, lexical: bool) -> LoadedIndex:
-    import hnswlib
-    import pyarrow.parquet as pq
-
     folder = generation_dir(index_dir)
     manifest = manifest or read_manifest(index_dir)
-    vectors = folder / VECTORS_FILE
     try:
-        _check_hnsw_header(vectors, manifest)
-        rows = _with_location_columns(pq.read_table(folder / CHUNKS_FILE))
-        graph = hnswlib.Index(space=manifest.hnsw.space, dim=manifest.model.dimension)
-        graph.load_index(str(vectors), max_elements=manifest.vectors_total)
+        sidecar = Sidecar(folder, manifest.part_records, manifest.chunks)
+        _check_embedded_manifest(sidecar, manifest)
+        graph = _open_graph(folder, manifest)
+        labels = sidecar.search_column("label")
     except (FileNotFoundError, CorruptIndexError) as exc:
         if not folder.exists():
             raise _GenerationVanished from exc
@@ -415,23 +485,69 @@ def _load_generation(index_dir: Path, manifest: Manifest | None, lexical: bool) 
         if not folder.exists():
             raise _GenerationVanished from exc
         raise CorruptIndexError(f"index is unreadable: {_first_line(exc)}") from None
-    _check_rows(rows, manifest)
-    embedded = (rows.schema.metadata or {}).get(MANIFEST_KEY)
-    if embedded is None or Manifest.from_json(embedded) != manifest:
+    _check_labels(labels, manifest)
+    graph.set_ef(manifest.hnsw.ef)
+    opened = _open_lexical(folder, manifest, manifest.chunks) if lexical else None
+    return LoadedIndex(index_dir, manifest, sidecar, graph, folder, opened)
+
+
+def _open_graph(folder: Path, manifest: Manifest) -> hnswlib.Index:
+    """The generation's graph: its file, or in a checkpoint, built from its parts' vectors."""
+    import hnswlib
+
+    vectors = folder / VECTORS_FILE
+    if manifest.complete or vectors.is_file():
+        _check_hnsw_header(vectors, manifest)
+        graph = hnswlib.Index(space=manifest.hnsw.space, dim=manifest.model.dimension)
+        graph.load_index(str(vectors), max_elements=manifest.vectors_total)
+        return graph
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    graph = build_graph(np.zeros((0, manifest.model.dimension)), manifest.hnsw)
+    graph.resize_index(max(manifest.vectors_total, 1))
+    for record in manifest.part_records or ():
+        parquet, _ = record.files(folder)
+        part_vectors = np.load(folder / PARTS_DIR / f"{record.name}{VECTORS_SUFFIX}")
+        labels = pq.read_table(parquet, columns=["label"]).column(0).to_numpy()
+        if len(part_vectors) != len(labels):
+            raise CorruptIndexError(
+                f"index part {record.name} has {len(part_vectors)} vectors for {len(labels)} "
+                "chunks; rebuild it with `tasksift index --rebuild`"
+            )
+        if len(labels):
+            graph.add_items(part_vectors, labels)
+    return graph
+
+
+def _check_embedded_manifest(sidecar: Sidecar, manifest: Manifest) -> None:
+    """The Parquet metadata must record the model, task and prompts the manifest does (a
+    part keeps the manifest of the generation that wrote it, so only those are compared)."""
+    import pyarrow.parquet as pq
+
+    files = sidecar.parquet_files()
+    if not files:
+        return
+    embedded = (pq.read_schema(files[0]).metadata or {}).get(MANIFEST_KEY)
+    written = Manifest.from_json(embedded) if embedded is not None else None
+    same = written is not None and (
+        written == manifest
+        if sidecar.legacy
+        else (written.model, written.task, written.prompts, written.chunking)
+        == (manifest.model, manifest.task, manifest.prompts, manifest.chunking)
+    )
+    if not same:
         raise CorruptIndexError(
             f"index is inconsistent: {MANIFEST_FILE} and the sidecar's metadata differ; "
             "rebuild it with `tasksift index --rebuild`"
         )
-    graph.set_ef(manifest.hnsw.ef)
-    opened = _open_lexical(folder, manifest, rows.num_rows) if lexical else None
-    return LoadedIndex(index_dir, manifest, rows, graph, folder, opened)
 
 
 def _open_lexical(folder: Path, manifest: Manifest, rows: int) -> LexicalIndex | None:
     from tasksift.lexical import LexicalIndex, LexicalRecord
 
     record = LexicalRecord.from_dict(manifest.lexical)
-    if record is None:
+    if record is None or not record.matrix:
         return None
     try:
         return LexicalIndex.open(folder / LEXICAL_DIR, record, rows)
@@ -441,28 +557,17 @@ def _open_lexical(folder: Path, manifest: Manifest, rows: int) -> LexicalIndex |
         raise
 
 
-def _with_location_columns(rows: pa.Table) -> pa.Table:
-    """Rows of an index written before chunks had locations get them as nulls."""
-    import pyarrow as pa
-
-    for name in LOCATION_COLUMNS:
-        if name not in rows.column_names:
-            kind = pa.type_for_alias(CHUNK_COLUMNS[name])
-            rows = rows.append_column(pa.field(name, kind), pa.nulls(rows.num_rows, kind))
-    return rows
-
-
-def _check_rows(rows: pa.Table, manifest: Manifest) -> None:
-    if rows.num_rows != manifest.chunks:
+def _check_labels(labels: pa.ChunkedArray, manifest: Manifest) -> None:
+    if len(labels) != manifest.chunks:
         raise CorruptIndexError(
-            f"index is inconsistent: sidecar has {rows.num_rows} rows, the manifest says "
+            f"index is inconsistent: sidecar has {len(labels)} rows, the manifest says "
             f"{manifest.chunks}; rebuild it with `tasksift index --rebuild`"
         )
     import numpy as np
 
-    labels = rows.column("label").to_numpy()
-    if len(labels) and (
-        np.any(np.diff(labels) <= 0) or labels[0] < 0 or labels[-1] >= manifest.vectors_total
+    values = labels.to_numpy() if labels.num_chunks else np.zeros(0, dtype=np.int64)
+    if len(values) and (
+        np.any(np.diff(values) <= 0) or values[0] < 0 or values[-1] >= manifest.vectors_total
     ):
         raise CorruptIndexError(
             "index is inconsistent: sidecar labels are not sorted, unique and within the "
@@ -491,6 +596,7 @@ CHUNK_COLUMNS: Mapping[str, str] = {
     "reader": "string",  # kind:version of the reader that extracted the document
 }
 LOCATION_COLUMNS = ("section", "page", "line_start", "line_end", "reader")  # may be absent
+TERMS_COLUMN = "terms"  # the chunk's analyzed terms: ids into lexical/vocabulary.json
 
 
 def build_graph(vectors: np.ndarray, params: HnswParams, threads: int = -1) -> hnswlib.Index:
@@ -508,53 +614,63 @@ def build_graph(vectors: np.ndarray, params: HnswParams, threads: int = -1) -> h
 
 
 def chunk_schema(manifest: Manifest) -> pa.Schema:
+    """The schema of a sidecar part: every chunk column, the terms, and the manifest."""
     import pyarrow as pa
 
     return pa.schema(
-        [pa.field(k, pa.type_for_alias(v)) for k, v in CHUNK_COLUMNS.items()],
+        [
+            *(pa.field(k, pa.type_for_alias(v)) for k, v in CHUNK_COLUMNS.items()),
+            pa.field(TERMS_COLUMN, pa.list_(pa.uint32())),
+        ],
         metadata={MANIFEST_KEY: manifest.to_json().encode()},
     )
+
+
+@dataclass(frozen=True)
+class StagedPart:
+    """A part for a new generation, and the folder whose ``parts/`` holds its files (a
+    previous generation, or a writer's pending folder)."""
+
+    record: PartRecord
+    source: Path
 
 
 def write_generation(
     index_dir: Path,
     manifest: Manifest,
-    rows: pa.Table,
-    graph: hnswlib.Index | Path,
-    terms: TermStore | None = None,
+    parts: Sequence[StagedPart],
+    graph: hnswlib.Index | Path | None,
+    lexical: Callable[[Path, Sidecar], dict[str, Any]] | None = None,
+    part_vectors: Callable[[StagedPart], np.ndarray] | None = None,
 ) -> Manifest:
     """Write a complete new generation and make it live; the old one stays until then.
 
-    ``graph`` is an hnswlib index to save, or the vectors file of a previous generation to
-    reuse unchanged (hard-linked when the file system allows). ``terms``, when given, are
-    built into the generation's lexical index. Returns the manifest as written (with file
-    sizes and the lexical record).
+    ``parts`` are hard-linked (copied where links fail). ``graph`` is an hnswlib index to
+    save, the vectors file of a previous generation to reuse unchanged, or None for a
+    checkpoint, whose parts keep their vectors instead (linked from their source, or
+    written from ``part_vectors``). ``lexical`` writes the lexical side into the folder it
+    is given, reading the new generation's sidecar, and returns its record. Returns the
+    manifest as written (with file sizes and the lexical record).
     """
-    import pyarrow.parquet as pq
-
     name = f"gen-{time.time_ns():020d}"
     staging = index_dir / f".{name}.partial"
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        staging.mkdir()
-        vectors = staging / VECTORS_FILE
-        if isinstance(graph, Path):
-            _link_or_copy(graph, vectors)
-        else:
-            graph.save_index(str(vectors))
-        _fsync(vectors)
-        manifest = replace(manifest, vectors_bytes=vectors.stat().st_size)
-        if terms is not None:
-            labels = rows.column("label").to_pylist()
-            record = terms.write(staging / LEXICAL_DIR, labels)
-            manifest = replace(manifest, lexical=record.to_dict())
-        table = rows.select(list(CHUNK_COLUMNS)).cast(chunk_schema(manifest))
-        pq.write_table(table, staging / CHUNKS_FILE, compression="zstd")
-        _fsync(staging / CHUNKS_FILE)
-        copy = {
-            "sidecar_bytes": (staging / CHUNKS_FILE).stat().st_size,
-            "manifest": json.loads(manifest.to_json()),
-        }
+        (staging / PARTS_DIR).mkdir(parents=True)
+        records = [_stage_part(part, staging, graph is None, part_vectors) for part in parts]
+        manifest = replace(manifest, parts=[r.to_dict() for r in records])
+        if graph is not None:
+            vectors = staging / VECTORS_FILE
+            if isinstance(graph, Path):
+                _link_or_copy(graph, vectors)
+            else:
+                graph.save_index(str(vectors))
+            _fsync(vectors)
+            manifest = replace(manifest, vectors_bytes=vectors.stat().st_size)
+        if lexical is not None:
+            sidecar = Sidecar(staging, records, sum(r.rows for r in records))
+            manifest = replace(manifest, lexical=lexical(staging / LEXICAL_DIR, sidecar))
+        copy = {"manifest": json.loads(manifest.to_json())}
         (staging / MANIFEST_FILE).write_text(json.dumps(copy, indent=1), encoding="utf-8")
         _fsync(staging / MANIFEST_FILE)
         staging.rename(index_dir / name)
@@ -567,6 +683,29 @@ def write_generation(
         ) from None
     remove_stale_generations(index_dir)
     return manifest
+
+
+def _stage_part(
+    part: StagedPart,
+    staging: Path,
+    checkpoint: bool,
+    part_vectors: Callable[[StagedPart], np.ndarray] | None,
+) -> PartRecord:
+    """Link a part's files into ``staging`` (and, in a checkpoint, its vectors)."""
+    for source, target in zip(
+        part.record.files(part.source), part.record.files(staging), strict=True
+    ):
+        _link_or_copy(source, target)
+    if checkpoint:
+        name = f"{part.record.name}{VECTORS_SUFFIX}"
+        source, target = part.source / PARTS_DIR / name, staging / PARTS_DIR / name
+        if source.is_file():
+            _link_or_copy(source, target)
+        elif part_vectors is not None:
+            import numpy as np
+
+            np.save(target, part_vectors(part))
+    return part.record
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -620,7 +759,10 @@ def remove_stale_generations(index_dir: Path) -> None:
     others = sorted(p for p in index_dir.glob("gen-*") if p.is_dir() and p.name != live)
     older = [p for p in others if live is not None and p.name < live]
     previous = older[-1] if older else None
-    for stale in [*(p for p in others if p != previous), *index_dir.glob(".gen-*.partial")]:
+    mine = index_dir / f"{PENDING_PREFIX}{os.getpid()}"  # this writer's own, in use
+    pending = [p for p in index_dir.glob(f"{PENDING_PREFIX}*") if p != mine]
+    stale_writes = [*index_dir.glob(".gen-*.partial"), *pending]
+    for stale in [*(p for p in others if p != previous), *stale_writes]:
         shutil.rmtree(stale, ignore_errors=True)
     for pending in index_dir.glob(f".{CURRENT_FILE}.*"):
         pending.unlink(missing_ok=True)

@@ -3,15 +3,17 @@
 It lives in a generation's ``lexical/`` folder and is written, committed and cleaned up
 with the graph and the sidecar (see ``index``). Scoring is bm25s's: a sparse matrix of
 precomputed BM25 weights, one row per chunk in sidecar (label) order, loaded memory-mapped.
-Beside it the folder keeps every chunk's term ids (``terms.npy`` and ``term_offsets.npy``),
-so that an update analyzes only new chunks: the matrix is rebuilt from stored ids, since
-document frequencies and the mean length change with every document added or removed.
+Every chunk's term ids are kept in the sidecar parts (their ``terms`` column), as ids into
+the folder's ``vocabulary.json``, so that an update analyzes only new chunks: the matrix is
+rebuilt from stored ids, since document frequencies and the mean length change with every
+document added or removed. Indexes of format 1 kept them in ``terms.npy`` and
+``term_offsets.npy`` instead (``legacy_terms``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,11 +25,13 @@ from tasksift.errors import CorruptIndexError
 
 if TYPE_CHECKING:
     import bm25s
+    import pyarrow as pa
 
 LEXICAL_DIR = "lexical"
 TERMS_FILE = "terms.npy"
 OFFSETS_FILE = "term_offsets.npy"
 VOCAB_FILE = "vocab.index.json"  # bm25s's own name for it
+VOCABULARY_FILE = "vocabulary.json"  # the store's: every term ever seen, by id
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class LexicalRecord:
     terms: int = 0  # distinct terms
     postings: int = 0  # (term, chunk) pairs
     files: dict[str, int] | None = None  # file name -> bytes, checked on load
+    matrix: bool = True  # False in a checkpoint: the BM25 matrix is built once complete
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +63,7 @@ class LexicalRecord:
             "terms": self.terms,
             "postings": self.postings,
             "files": self.files,
+            "matrix": self.matrix,
         }
 
     @classmethod
@@ -71,6 +77,7 @@ class LexicalRecord:
             terms=int(data.get("terms", 0)),
             postings=int(data.get("postings", 0)),
             files=data.get("files"),
+            matrix=bool(data.get("matrix", True)),
         )
 
     @property
@@ -85,10 +92,11 @@ def engine_name() -> str:
 
 
 class TermStore:
-    """The terms of every chunk by label, as ids into a vocabulary that only grows.
+    """The analyzer with its vocabulary: term ids that only grow, so that the ids stored
+    in the sidecar parts (their ``terms`` column) stay valid as the index changes.
 
-    The writer keeps one while it applies a plan: new chunks are analyzed once, removed
-    ones dropped, and ``write`` builds the BM25 matrix of the live labels.
+    The writer analyzes each new chunk once (``analyze``); ``write`` saves the vocabulary
+    and, for a complete generation, builds the BM25 matrix of every part's terms.
     """
 
     def __init__(self, analyzer: Analyzer, params: Bm25Params) -> None:
@@ -96,30 +104,26 @@ class TermStore:
         self.params = params
         self.vocabulary: list[str] = []
         self._ids: dict[str, int] = {}
-        self.by_label: dict[int, np.ndarray] = {}
 
     @classmethod
-    def load(cls, folder: Path, record: LexicalRecord, labels: Sequence[int]) -> TermStore:
-        """The store a generation's ``lexical/`` folder holds for ``labels`` (sidecar order)."""
+    def load(cls, folder: Path, record: LexicalRecord) -> TermStore:
+        """The store of a generation's ``lexical/`` folder."""
         store = cls(record.analyzer, record.bm25)
         try:
-            vocabulary = json.loads((folder / VOCAB_FILE).read_text(encoding="utf-8"))
-            ids = np.load(folder / TERMS_FILE)
-            offsets = np.load(folder / OFFSETS_FILE)
+            if (folder / VOCABULARY_FILE).is_file():
+                store.vocabulary = json.loads((folder / VOCABULARY_FILE).read_text("utf-8"))
+            else:  # format 1: the matrix's vocabulary is the store's
+                legacy = json.loads((folder / VOCAB_FILE).read_text(encoding="utf-8"))
+                store.vocabulary = sorted(legacy, key=legacy.__getitem__)
         except (OSError, ValueError) as exc:
             raise CorruptIndexError(f"lexical index in {folder} is unreadable: {exc}") from None
-        if len(offsets) != len(labels) + 1:
-            raise CorruptIndexError(f"lexical index in {folder} does not match the sidecar")
-        store.vocabulary = sorted(vocabulary, key=vocabulary.__getitem__)
         store._ids = {term: i for i, term in enumerate(store.vocabulary)}
-        for position, label in enumerate(labels):
-            store.by_label[int(label)] = ids[offsets[position] : offsets[position + 1]]
         return store
 
-    def add(self, labels: Iterable[int], texts: Iterable[str]) -> None:
-        """Analyze ``texts`` and store their terms under ``labels``."""
-        ids = self._ids
-        for label, terms in zip(labels, self.analyzer.terms_of_all(texts), strict=True):
+    def analyze(self, texts: Iterable[str]) -> list[np.ndarray]:
+        """The term ids of each text; new terms join the vocabulary."""
+        ids, rows = self._ids, []
+        for terms in self.analyzer.terms_of_all(texts):
             row = np.empty(len(terms), dtype=np.uint32)
             for i, term in enumerate(terms):
                 found = ids.get(term)
@@ -127,44 +131,133 @@ class TermStore:
                     found = ids[term] = len(self.vocabulary)
                     self.vocabulary.append(term)
                 row[i] = found
-            self.by_label[int(label)] = row
+            rows.append(row)
+        return rows
 
-    def drop(self, labels: Iterable[int]) -> None:
-        for label in labels:
-            self.by_label.pop(int(label), None)
-
-    def relabel(self, old_to_new: dict[int, int]) -> None:
-        """Follow a compaction of the graph, which gives chunks new labels."""
-        self.by_label = {old_to_new[old]: row for old, row in self.by_label.items()}
-
-    def write(self, folder: Path, labels: Sequence[int]) -> LexicalRecord:
-        """Build the BM25 index of ``labels`` (sidecar order) and save it to ``folder``."""
-        import bm25s
-
-        rows = [self.by_label[int(label)] for label in labels]
-        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-        flat = np.concatenate(rows) if rows else np.zeros(0, dtype=np.uint32)
-        used, compact = np.unique(flat, return_inverse=True)  # drop terms no chunk has now
-        vocabulary = {self.vocabulary[int(i)]: n for n, i in enumerate(used)}
-        offsets = np.concatenate([[0], np.cumsum(lengths)])
-        compact = compact.astype(np.uint32)
-        corpus_ids = [compact[offsets[i] : offsets[i + 1]].tolist() for i in range(len(rows))]
-        if not vocabulary:  # every chunk was stopwords only: keep the matrix well formed
-            vocabulary = {"": 0}
-        retriever = bm25s.BM25(k1=self.params.k1, b=self.params.b, method=self.params.method)
-        retriever.index((corpus_ids, vocabulary), create_empty_token=False, show_progress=False)
+    def write(self, folder: Path, terms: TermLists | None) -> LexicalRecord:
+        """Save the vocabulary to ``folder`` and, given every row's ``terms``, the BM25
+        matrix of those rows (sidecar order); without them the side is incomplete."""
         folder.mkdir()
-        retriever.save(str(folder), show_progress=False)
-        np.save(folder / TERMS_FILE, compact)
-        np.save(folder / OFFSETS_FILE, offsets)
+        (folder / VOCABULARY_FILE).write_text(
+            json.dumps(self.vocabulary, ensure_ascii=False), encoding="utf-8"
+        )
+        postings, distinct = 0, 0
+        if terms is not None:
+            postings, distinct = self._write_matrix(folder, terms)
         return LexicalRecord(
             analyzer=self.analyzer,
             bm25=self.params,
             engine=engine_name(),
-            terms=len(vocabulary),
-            postings=int(len(retriever.scores["data"])),
+            terms=distinct,
+            postings=postings,
             files={p.name: p.stat().st_size for p in sorted(folder.iterdir())},
+            matrix=terms is not None,
         )
+
+    def _write_matrix(self, folder: Path, terms: TermLists) -> tuple[int, int]:
+        import bm25s
+
+        used = np.zeros(max(len(self.vocabulary), 1), dtype=bool)
+        used[terms.ids] = True
+        vocabulary = {self.vocabulary[int(i)]: n for n, i in enumerate(np.flatnonzero(used))}
+        if not vocabulary:  # every chunk was stopwords only: keep the matrix well formed
+            vocabulary = {"": 0}
+        compact = (np.cumsum(used, dtype=np.int64) - 1).astype(np.uint32)[terms.ids]
+        data, indices, indptr = bm25_matrix(compact, terms.offsets, len(vocabulary), self.params)
+        retriever = bm25s.BM25(k1=self.params.k1, b=self.params.b, method=self.params.method)
+        retriever.scores = {
+            "data": data,
+            "indices": indices,
+            "indptr": indptr,
+            "num_docs": len(terms.offsets) - 1,
+        }
+        retriever.vocab_dict = vocabulary
+        retriever.nonoccurrence_array = None
+        retriever.save(str(folder), show_progress=False)
+        return int(len(data)), len(vocabulary)
+
+
+@dataclass(frozen=True)
+class TermLists:
+    """Every row's term ids, flat: row ``r`` has ``ids[offsets[r]:offsets[r + 1]]``."""
+
+    ids: np.ndarray  # uint32
+    offsets: np.ndarray  # int64, rows + 1
+
+    @classmethod
+    def of_column(cls, column: pa.ChunkedArray) -> TermLists:
+        """From the sidecar's ``terms`` column (a list of uint32 per row)."""
+        import pyarrow as pa
+
+        joined = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        if isinstance(joined, pa.ChunkedArray):
+            joined = joined.combine_chunks()
+        offsets = joined.offsets.to_numpy().astype(np.int64)
+        ids = joined.values.to_numpy()[offsets[0] : offsets[-1]]
+        return cls(np.asarray(ids, dtype=np.uint32), offsets - offsets[0])
+
+
+def legacy_terms(folder: Path) -> TermLists:
+    """The term ids a format 1 lexical folder holds, in sidecar order."""
+    try:
+        return TermLists(np.load(folder / TERMS_FILE), np.load(folder / OFFSETS_FILE))
+    except (OSError, ValueError) as exc:
+        raise CorruptIndexError(f"lexical index in {folder} is unreadable: {exc}") from None
+
+
+MATRIX_BLOCK_POSTINGS = 1 << 24  # postings sorted at a time while building the matrix
+
+
+def bm25_matrix(
+    ids: np.ndarray, offsets: np.ndarray, terms: int, params: Bm25Params
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """bm25s's CSC score matrix (documents x terms) of rows of term ids, built with numpy.
+
+    The same scores as ``bm25s.BM25.index`` (its own idf and term-frequency functions),
+    computed a block of terms at a time instead of a document at a time, so that a
+    million chunks take seconds and memory in proportion to their postings.
+    """
+    from bm25s.scoring import _select_idf_scorer, _select_tfc_scorer
+
+    rows = len(offsets) - 1
+    lengths = np.diff(offsets).astype(np.float32)
+    average = float(lengths.mean()) if rows else 0.0
+    row_of = np.repeat(np.arange(rows, dtype=np.int64), np.diff(offsets))
+    per_term = np.bincount(ids, minlength=terms)
+    tfc, idf_of = _select_tfc_scorer(params.method), _select_idf_scorer(params.method)
+    data, indices, counts = [], [], np.zeros(terms, dtype=np.int64)
+    bounds = _term_blocks(per_term)
+    for first, last in zip(bounds[:-1], bounds[1:], strict=True):
+        mask = (ids >= first) & (ids < last)
+        keys = (ids[mask].astype(np.int64) - first) * max(rows, 1) + row_of[mask]
+        keys.sort()
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        tf = np.diff(np.r_[starts, len(keys)]).astype(np.float32)
+        term, row = np.divmod(keys[starts], max(rows, 1))
+        df = np.bincount(term, minlength=last - first)
+        distinct = np.unique(df[df > 0])
+        idf = np.zeros(last - first, dtype=np.float32)
+        for value in distinct:  # few distinct frequencies: bm25s's scalar idf for each
+            idf[df == value] = idf_of(int(value), N=rows)
+        score = idf[term] * tfc(
+            tf_array=tf, l_d=lengths[row], l_avg=average, k1=params.k1, b=params.b
+        )
+        data.append(score.astype(np.float32))
+        indices.append(row.astype(np.int32))
+        counts[first:last] = df
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    joined = np.concatenate(data) if data else np.zeros(0, dtype=np.float32)
+    return joined, (np.concatenate(indices) if indices else np.zeros(0, np.int32)), indptr
+
+
+def _term_blocks(per_term: np.ndarray) -> list[int]:
+    """Term id bounds of blocks holding about ``MATRIX_BLOCK_POSTINGS`` postings each."""
+    cumulative = np.cumsum(per_term)
+    total = int(cumulative[-1]) if len(cumulative) else 0
+    cuts = np.searchsorted(
+        cumulative, np.arange(MATRIX_BLOCK_POSTINGS, total, MATRIX_BLOCK_POSTINGS)
+    )
+    return sorted({0, *(int(c) + 1 for c in cuts), len(per_term)})
 
 
 class LexicalIndex:

@@ -14,7 +14,8 @@ from tasksift.prompts import Task
 
 DEFAULT_RERANK_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
 DEFAULT_CANDIDATES = 50  # chunks a reranker rescores per query
-CHECKPOINT_DOCUMENTS = 256  # documents per commit of a first indexing run
+CHECKPOINT_DOCUMENTS = 256  # documents read, chunked and embedded at a time
+CHECKPOINT_SECONDS = 30.0  # of work between the checkpoints of a first indexing run
 DEFAULT_ALPHA = 0.7  # weight of the dense side in convex fusion (see bench/fusion.py)
 DEFAULT_FUSION_DEPTH = 100  # candidates each retriever gives hybrid fusion
 

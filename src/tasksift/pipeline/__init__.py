@@ -3,14 +3,17 @@
 ``build_index`` creates an index or brings an existing one up to date with its corpus:
 new and changed documents (size and mtime first, then content hash) are chunked and
 embedded, removed ones are dropped, unchanged ones are not touched. With nothing to embed
-no model is loaded. Every commit is a complete generation (see ``index``): graph, sidecar
+no model is loaded. Documents stream through a batch at a time, so memory does not grow
+with the corpus. Every commit is a complete generation (see ``index``): graph, sidecar
 and lexical index together. An update of a complete index commits once, so a kill leaves
-the previous state or the new one; a first run commits every few hundred documents, so the
-next run resumes where a killed one stopped. It reports through a :class:`Reporter`; it
-never prints.
+the previous state or the new one; a first run commits a checkpoint every 30 s of work,
+so the next run resumes where a killed one stopped. It reports through a
+:class:`Reporter`; it never prints.
 
 Modules: ``plan`` (what to do, without a model), ``model`` (embedder, prompts, fast path),
-``stores`` (rows and graph slots), ``writer`` (applies a plan, commits generations).
+``engine`` (read, chunk and embed pending documents in batches: here, or on Ray with
+``ray_engine``), ``stores`` (sidecar parts and graph slots), ``writer`` (applies a plan,
+commits generations).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from tasksift.errors import (
     UsageError,
 )
 from tasksift.index import CURRENT_FILE, LoadedIndex, Manifest, load_index, remove_stale_generations
+from tasksift.pipeline.engine import Engine
 from tasksift.pipeline.plan import (
     IndexOptions,
     Reporter,
@@ -60,6 +64,7 @@ class IndexSummary:
     seconds: float
     embed_seconds: float
     lexical_added: bool = False  # an index without a lexical side got one
+    checkpoint_seconds: float = 0.0  # spent committing generations
 
     @property
     def chunks_per_second(self) -> float:
@@ -67,9 +72,14 @@ class IndexSummary:
 
 
 def build_index(
-    corpus: Path, index_dir: Path, options: IndexOptions, reporter: Reporter | None = None
+    corpus: Path,
+    index_dir: Path,
+    options: IndexOptions,
+    reporter: Reporter | None = None,
+    engine: Engine | None = None,
 ) -> IndexSummary:
-    """Create or update the index of ``corpus`` (a folder or a JSON Lines file)."""
+    """Create or update the index of ``corpus`` (a folder or a JSON Lines file); ``engine``
+    reads, chunks and embeds (default: ``LocalEngine``, in this process)."""
     reporter = reporter or SilentReporter()
     began = time.perf_counter()
     _check_corpus(corpus)
@@ -82,24 +92,26 @@ def build_index(
             _check_update(existing.manifest, options, corpus)
         report = ReadReport()
         plan = plan_update(corpus, index_dir, existing, report, reporter)
-        for warning in report.warnings:
-            reporter.warn(warning)
-        if existing is None and not plan.to_embed:
+        _warn(report, reporter, 0)
+        if existing is None and not plan.pending:
             raise NoDocumentsError(nothing_to_index(corpus, report))
-        if existing is not None and plan.unchanged == 0 and not plan.to_embed:
+        if existing is not None and plan.unchanged == 0 and not plan.pending:
             raise NoDocumentsError(
                 nothing_to_index(corpus, report) + f"; the index {index_dir} was left as it was"
             )
-        writer = Writer(corpus, index_dir, options, existing, reporter)
+        writer = Writer(corpus, index_dir, options, existing, reporter, report, engine)
         lexical_missing = existing is not None and existing.manifest.lexical is None
-        work = plan.writes or not _complete(existing) or lexical_missing
+        old_format = existing is not None and existing.manifest.parts is None
+        work = plan.writes or not _complete(existing) or lexical_missing or old_format
+        seen = len(report.warnings)
         embed_seconds = writer.apply(plan) if work else 0.0
+        _warn(report, reporter, seen)
     manifest = writer.manifest  # the one just written, or the untouched index's
     return IndexSummary(
         index_dir=index_dir,
         documents=manifest.documents,
         chunks=manifest.chunks,
-        added=plan.added,
+        added=writer.added_documents,
         changed=plan.changed,
         removed=len(plan.removed) - plan.changed,
         unchanged=plan.unchanged,
@@ -108,7 +120,13 @@ def build_index(
         seconds=time.perf_counter() - began,
         embed_seconds=embed_seconds,
         lexical_added=lexical_missing,
+        checkpoint_seconds=writer.checkpoint_seconds,
     )
+
+
+def _warn(report: ReadReport, reporter: Reporter, seen: int) -> None:
+    for warning in report.warnings[seen:]:
+        reporter.warn(warning)
 
 
 def _complete(existing: LoadedIndex | None) -> bool:

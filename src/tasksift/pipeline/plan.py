@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from tasksift.analysis import DEFAULT_LANGUAGE
 from tasksift.documents import (
     Document,
@@ -19,7 +21,7 @@ from tasksift.documents import (
     reader_versions,
 )
 from tasksift.index import HnswParams, LoadedIndex
-from tasksift.options import CHECKPOINT_DOCUMENTS
+from tasksift.options import CHECKPOINT_DOCUMENTS, CHECKPOINT_SECONDS
 from tasksift.prompts import Task
 
 
@@ -40,7 +42,8 @@ class IndexOptions:
     batch_size: int = 32
     hnsw: HnswParams = field(default_factory=HnswParams)
     rebuild: bool = False
-    checkpoint_documents: int = CHECKPOINT_DOCUMENTS
+    checkpoint_documents: int = CHECKPOINT_DOCUMENTS  # documents read, chunked, embedded at a time
+    checkpoint_seconds: float = CHECKPOINT_SECONDS  # of work between checkpoints of a first run
 
     @property
     def language_or_default(self) -> str:
@@ -48,11 +51,23 @@ class IndexOptions:
 
 
 class Reporter(Protocol):
-    """Where the pipeline tells how far it got. Implementations must be cheap."""
+    """Where the pipeline tells how far it got. Implementations must be cheap.
+
+    Before the documents are embedded, the pipeline goes through ``stage``s, each
+    ``advance``d. Then ``run`` starts the whole run over the pending documents: ``advance``
+    counts chunks embedded, ``documents`` the documents (and their bytes) done, and
+    ``status`` names what the run does besides embedding (a checkpoint), or None.
+    """
 
     def stage(self, name: str, total: int | None) -> None: ...
 
     def advance(self, count: int) -> None: ...
+
+    def run(self, documents: int, total_bytes: int) -> None: ...
+
+    def documents(self, count: int, done_bytes: int) -> None: ...
+
+    def status(self, text: str | None) -> None: ...
 
     def warn(self, message: str) -> None: ...
 
@@ -64,16 +79,62 @@ class SilentReporter:
     def advance(self, count: int) -> None:
         pass
 
+    def run(self, documents: int, total_bytes: int) -> None:
+        pass
+
+    def documents(self, count: int, done_bytes: int) -> None:
+        pass
+
+    def status(self, text: str | None) -> None:
+        pass
+
     def warn(self, message: str) -> None:
         pass
 
 
+@dataclass(frozen=True)
+class Pending:
+    """The documents a run must read and embed: ids in corpus order, with their bytes.
+
+    A folder corpus's ids are paths relative to it; a JSON Lines corpus's are ``_id``s,
+    read again from the file. ``sizes`` (bytes on disk, or of the JSON line) let progress
+    estimate the time left before any document is read.
+    """
+
+    corpus: Path
+    ids: tuple[str, ...]
+    sizes: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.sizes)
+
+    @property
+    def is_jsonl(self) -> bool:
+        return self.corpus.is_file()
+
+    def read(self, report: ReadReport) -> Iterator[tuple[str, Document | None]]:
+        """Each id with its document, read now; None for one skipped (counted in ``report``)."""
+        if self.is_jsonl:
+            wanted = set(self.ids)
+            for document in read_jsonl_corpus(self.corpus, report):
+                if document.doc_id in wanted:
+                    yield document.doc_id, document
+            return
+        for doc_id in self.ids:
+            yield doc_id, read_document(self.corpus / doc_id, self.corpus, report)
+
+
 @dataclass
 class Plan:
-    """What an update has to do, found without loading a model."""
+    """What an update has to do, found without loading a model (and, for files the index
+    does not know yet, without reading them)."""
 
-    to_embed: list[Document] = field(default_factory=list)
-    added: int = 0
+    pending: Pending
+    added: int = 0  # new documents (counted before they are read)
     changed: int = 0
     removed: set[str] = field(default_factory=set)  # ids whose old chunks go away
     unchanged: int = 0
@@ -81,7 +142,7 @@ class Plan:
 
     @property
     def writes(self) -> bool:
-        return bool(self.to_embed or self.removed or self.touched)
+        return bool(self.pending or self.removed or self.touched)
 
 
 @dataclass(frozen=True)
@@ -98,10 +159,15 @@ def _known_documents(existing: LoadedIndex | None, corpus: Path) -> dict[str, _K
     # Rows written before readers were recorded came from the plain text (or JSON Lines) one.
     default = "jsonl:1" if corpus.is_file() else "text:1"
     names = ["doc_id", "doc_size", "doc_mtime_ns", "doc_sha256", "reader"]
-    columns = [c.to_pylist() for c in existing.rows.select(names).columns]
     known = {}
-    for doc_id, size, mtime, digest, reader in zip(*columns, strict=True):
-        known.setdefault(doc_id, _Known(size, mtime, digest, reader or default))
+    for path in existing.sidecar.parquet_files():
+        table = existing.sidecar.table(names, [path])
+        codes = table.column("doc_id").combine_chunks().dictionary_encode().indices
+        _, first = np.unique(codes.to_numpy(zero_copy_only=False), return_index=True)
+        rows = table.take(first).to_pydict()  # a document's first row holds its stats
+        for doc_id, size, mtime, digest, reader in zip(*rows.values(), strict=True):
+            if doc_id not in known:
+                known[doc_id] = _Known(size, mtime, digest, reader or default)
     return known
 
 
@@ -119,69 +185,80 @@ def plan_update(
     report: ReadReport,
     reporter: Reporter,
 ) -> Plan:
-    """Compare the corpus with the index: added, changed, removed, touched, unchanged."""
+    """Compare the corpus with the index: added, changed, removed, touched, unchanged.
+
+    A file the index does not know is pending without being read; one it knows is read
+    only when its size or mtime changed (or its reader did), to compare its content hash.
+    """
     known = _known_documents(existing, corpus)
-    plan = Plan()
+    plan = Plan(Pending(corpus, (), ()))
+    ids: list[str] = []
+    sizes: list[int] = []
     present: set[str] = set()
-    for document in _changed_candidates(corpus, index_dir, known, report, reporter, plan, present):
-        present.add(document.doc_id)
-        before = known.get(document.doc_id)
+    for doc_id, size, document in _candidates(corpus, index_dir, known, report, reporter):
+        present.add(doc_id)
+        before = known.get(doc_id)
         if before is None:
             plan.added += 1
-            plan.to_embed.append(document)
+        elif document is None:
+            plan.unchanged += 1
+            continue
         elif before.sha256 == document.sha256 and before.reader == document.reader:
             plan.unchanged += 1
             if (before.size, before.mtime_ns) != (document.size, document.mtime_ns):
-                plan.touched[document.doc_id] = (document.size, document.mtime_ns)
+                plan.touched[doc_id] = (document.size, document.mtime_ns)
+            continue
         else:
             plan.changed += 1
-            plan.removed.add(document.doc_id)
-            plan.to_embed.append(document)
+            plan.removed.add(doc_id)
+        ids.append(doc_id)
+        sizes.append(size)
     plan.removed |= set(known) - present
+    plan.pending = Pending(corpus, tuple(ids), tuple(sizes))
     return plan
 
 
-def _changed_candidates(
+def _candidates(
     corpus: Path,
     index_dir: Path,
     known: dict[str, _Known],
     report: ReadReport,
     reporter: Reporter,
-    plan: Plan,
-    present: set[str],
-) -> Iterator[Document]:
-    """Documents that may have changed; unchanged files (same size and mtime) are not read.
+) -> Iterator[tuple[str, int, Document | None]]:
+    """Every document of the corpus as (id, bytes, document read now or None).
 
-    Those are counted in ``plan.unchanged`` and added to ``present`` right away.
+    A known file with the same size, mtime and reader is not read (None, unchanged); an
+    unknown one is not read either (None, pending); any other is read.
     """
     if corpus.is_file():
         reporter.stage("reading corpus", None)
         for document in read_jsonl_corpus(corpus, report):
             reporter.advance(1)
-            yield document
+            yield document.doc_id, document.size, document
         return
     files = list(iter_text_files(corpus, exclude=(index_dir,)))
-    reporter.stage("reading files", len(files))
+    reporter.stage("listing files", len(files))
     for path in files:
         reporter.advance(1)
         doc_id = path.relative_to(corpus).as_posix()
+        try:
+            stat = path.stat()
+        except OSError:
+            stat = None
         before = known.get(doc_id)
-        if before is not None:
-            try:
-                stat = path.stat()
-            except OSError:
-                stat = None
-            same = stat is not None and (stat.st_size, stat.st_mtime_ns) == (
-                before.size,
-                before.mtime_ns,
-            )
-            if same and _reader_is_current(path, before.reader):
-                present.add(doc_id)
-                plan.unchanged += 1
-                continue
+        if before is None:
+            yield doc_id, stat.st_size if stat else 0, None
+            continue
+        same = stat is not None and (stat.st_size, stat.st_mtime_ns) == (
+            before.size,
+            before.mtime_ns,
+        )
+        if same and _reader_is_current(path, before.reader):
+            yield doc_id, stat.st_size, None
+            continue
         document = read_document(path, corpus, report)
         if document is not None:
-            yield document
+            yield doc_id, document.size, document
 
 
 def nothing_to_index(corpus: Path, report: ReadReport) -> str:

@@ -1,42 +1,47 @@
 """Applying a plan to an index: one generation per commit, each complete and consistent.
 
-The ``Writer`` drives the stores (``stores.ChunkRows``, ``stores.VectorSlots``,
-``lexical.TermStore``) through removals, embedding and compaction, and commits their
-state as a generation (``index.write_generation``).
+The ``Writer`` streams the plan's pending documents through an engine (``engine``) a
+batch at a time, and drives the stores (``stores.ChunkParts``, ``stores.VectorSlots``,
+``lexical.TermStore``) through removals, additions and compaction; it commits their state
+as a generation (``index.write_generation``). Memory holds a batch, the graph and the
+labels, never the corpus: rows go to sidecar parts as they are made.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tasksift.chunks import Chunk
-from tasksift.documents import Document, reader_versions
-from tasksift.errors import InputError
+from tasksift.documents import ReadReport, reader_versions
+from tasksift.errors import InputError, NoDocumentsError
 from tasksift.fastpath import FastPathRecord, remove_other_encoders
 from tasksift.index import (
+    FORMAT_VERSION,
     LEXICAL_DIR,
+    PENDING_PREFIX,
     VECTORS_FILE,
     LoadedIndex,
     Manifest,
     generation_dir,
     write_generation,
 )
-from tasksift.lexical import Bm25Params, LexicalRecord, TermStore
-from tasksift.pipeline.model import (
-    OpenModel,
-    embed_chunks,
-    export_fast_path,
-    open_index_model,
-    open_new_model,
+from tasksift.lexical import (
+    Bm25Params,
+    LexicalRecord,
+    TermLists,
+    TermStore,
+    engine_name,
+    legacy_terms,
 )
-from tasksift.pipeline.plan import IndexOptions, Plan, Reporter
-from tasksift.pipeline.stores import ChunkRows, VectorSlots
-
-ANALYZE_SLICE = 1024  # stored chunks analyzed per progress step
+from tasksift.pipeline.engine import EmbeddedBatch, Engine, LocalEngine
+from tasksift.pipeline.model import OpenModel, export_fast_path, open_index_model, open_new_model
+from tasksift.pipeline.plan import IndexOptions, Plan, Reporter, nothing_to_index
+from tasksift.pipeline.stores import ChunkParts, VectorSlots
+from tasksift.sidecar import Sidecar
 
 
 class Writer:
@@ -49,15 +54,22 @@ class Writer:
         options: IndexOptions,
         existing: LoadedIndex | None,
         reporter: Reporter,
+        report: ReadReport,
+        engine: Engine | None = None,
     ) -> None:
         self.corpus = corpus
         self.index_dir = index_dir
         self.options = options
         self.existing = existing
         self.reporter = reporter
+        self.report = report
+        self.engine = engine or LocalEngine()
         self.embedded = 0
+        self.added_documents = 0
+        self.checkpoint_seconds = 0.0
         self.manifest: Manifest | None = existing.manifest if existing else None
-        self.rows = ChunkRows(existing)
+        self.pending = index_dir / f"{PENDING_PREFIX}{os.getpid()}"
+        self.parts = ChunkParts(existing, self.pending)
         self.slots = (
             VectorSlots(existing, existing.manifest.model.dimension, existing.manifest.hnsw)
             if existing
@@ -66,70 +78,88 @@ class Writer:
         self.terms: TermStore | None = None
 
     def apply(self, plan: Plan) -> float:
-        """Write the plan; the seconds spent embedding."""
+        """Write the plan; the seconds spent reading, chunking and embedding."""
+        try:
+            return self._apply(plan)
+        finally:
+            shutil.rmtree(self.pending, ignore_errors=True)
+
+    def _apply(self, plan: Plan) -> float:
         self.terms = self._term_store()
-        self.rows.touch(plan.touched)
+        self.parts.touch(plan.touched)
         if plan.removed:
-            dropped = self.rows.drop(plan.removed)
-            self.slots.delete(dropped)
-            self.terms.drop(dropped)
-        if not plan.to_embed:
+            self.slots.delete(self.parts.drop(plan.removed))
+        if not plan.pending:
             self._commit(complete=True)
             return 0.0
         model = self._model()
-        chunks = self._chunk(model, plan.to_embed)
-        self.reporter.stage("embedding chunks", sum(len(c) for c in chunks))
-        embed_seconds = 0.0
-        step = self._checkpoint_step(len(plan.to_embed))
-        for start in range(0, len(plan.to_embed), step):
-            documents = plan.to_embed[start : start + step]
-            batch = [c for group in chunks[start : start + step] for c in group]
-            began = time.perf_counter()
-            vectors = embed_chunks(
-                model.embedder, batch, model.prompts, self.options.batch_size, self.reporter
-            )
-            embed_seconds += time.perf_counter() - began
-            self._add(documents, batch, vectors)
-            self._commit(complete=start + step >= len(plan.to_embed))
-        return embed_seconds
+        began = last_commit = time.perf_counter()
+        done = 0
+        self.reporter.run(len(plan.pending), plan.pending.total_bytes)
+        batches = self.engine.batches(
+            plan.pending, model, self._batch_documents(), self.options.batch_size,
+            self.report, self.reporter,
+        )  # fmt: skip
+        for batch in batches:
+            self._add(batch, plan)
+            done += batch.read
+            self.reporter.documents(batch.read, batch.bytes)
+            if self._checkpoint_due(done, len(plan.pending), last_commit):
+                self._commit(complete=False)
+                last_commit = time.perf_counter()
+        seconds = time.perf_counter() - began
+        self._commit(complete=True)
+        return seconds
 
-    def _checkpoint_step(self, documents: int) -> int:
-        """Documents per commit: checkpoints while no complete state exists yet.
-
-        An update of a complete index commits once, at the end, so that the index is always
-        the previous complete state or the new one. A first run (or the resumption of an
-        interrupted one) commits every few hundred documents, so that a killed run loses at
-        most one checkpoint.
-        """
-        if self.existing is not None and self.existing.manifest.complete:
-            return max(documents, 1)
+    def _batch_documents(self) -> int:
         return max(1, self.options.checkpoint_documents)
 
-    # -- the three stores
+    def _checkpoint_due(self, done: int, total: int, last_commit: float) -> bool:
+        """Checkpoints while no complete state exists yet, at most every
+        ``checkpoint_seconds`` of work (so that a fast run does not spend its time
+        committing, and a killed one loses little).
+
+        An update of a complete index commits once, at the end, so that the index is
+        always the previous complete state or the new one.
+        """
+        if done >= total or (self.existing is not None and self.existing.manifest.complete):
+            return False
+        return time.perf_counter() - last_commit >= self.options.checkpoint_seconds
+
+    # -- the stores
 
     def _term_store(self) -> TermStore:
-        """The index's terms; an index without a lexical side gets one from its stored texts."""
+        """The index's vocabulary; a new one for a new index or one without a lexical side."""
         existing = self.existing
         record = LexicalRecord.from_dict(existing.manifest.lexical) if existing else None
         if record is not None:
-            labels = existing.labels.tolist()
-            return TermStore.load(existing.folder / LEXICAL_DIR, record, labels)
-        from tasksift.analysis import Analyzer
+            store = TermStore.load(existing.folder / LEXICAL_DIR, record)
+        else:
+            from tasksift.analysis import Analyzer
 
-        try:
-            analyzer = Analyzer.for_language(self.options.language_or_default)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
-        store = TermStore(analyzer, Bm25Params())
-        if existing is not None:  # analyze what is stored: nothing is embedded again
-            labels = existing.labels.tolist()
-            texts = existing.rows.column("text").to_pylist()
-            self.reporter.stage("analyzing chunks", len(labels))
-            for begin in range(0, len(labels), ANALYZE_SLICE):
-                end = begin + ANALYZE_SLICE
-                store.add(labels[begin:end], texts[begin:end])
-                self.reporter.advance(len(labels[begin:end]))
+            try:
+                analyzer = Analyzer.for_language(self.options.language_or_default)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+            store = TermStore(analyzer, Bm25Params())
+        if existing is not None and existing.manifest.parts is None:
+            self._migrate(existing, store, record)
         return store
+
+    def _migrate(
+        self, existing: LoadedIndex, store: TermStore, record: LexicalRecord | None
+    ) -> None:
+        """Move a format 1 index into parts, its terms read (or analyzed) once."""
+        if record is not None:
+            flat = legacy_terms(existing.folder / LEXICAL_DIR)
+            offsets = flat.offsets
+            terms = [flat.ids[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+        else:
+            texts = existing.column("text").to_pylist()
+            self.reporter.stage("analyzing chunks", len(texts))
+            terms = store.analyze(texts)
+            self.reporter.advance(len(texts))
+        self.parts.migrate(existing, terms, existing.manifest)
 
     def _model(self) -> OpenModel:
         self.reporter.stage("loading model", None)
@@ -142,47 +172,68 @@ class Writer:
         self.manifest = export_fast_path(model, self.index_dir, self.manifest, self.reporter)
         return model
 
-    def _chunk(self, model: OpenModel, documents: Sequence[Document]) -> list[list[Chunk]]:
-        self.reporter.stage("chunking", len(documents))
-        chunks = []
-        for document in documents:
-            chunks.append(model.chunker.chunk(document, model.config))
-            self.reporter.advance(1)
-        return chunks
-
-    def _add(self, documents: Sequence[Document], chunks: Sequence[Chunk], vectors) -> None:
-        labels = self.slots.add(vectors)
+    def _add(self, batch: EmbeddedBatch, plan: Plan) -> None:
+        labels = self.slots.add(batch.vectors)
         source = self.corpus.name if self.corpus.is_file() else None
-        self.rows.add(labels, chunks, documents, source)
-        self.terms.add(labels, [chunk.text for chunk in chunks])
-        self.embedded += len(chunks)
+        terms = self.terms.analyze(chunk.text for chunk in batch.chunks)
+        self.parts.add(labels, batch.chunks, batch.documents, terms, source, self._part_manifest())
+        self.embedded += len(batch.chunks)
+        self.added_documents += sum(1 for d in batch.documents if d.doc_id not in plan.removed)
+
+    def _part_manifest(self, manifest: Manifest | None = None) -> Manifest:
+        """The manifest a new part records: the index's, with the analyzer its terms need."""
+        partial = LexicalRecord(self.terms.analyzer, self.terms.params, engine_name(), matrix=False)
+        return replace(manifest or self.manifest, lexical=partial.to_dict())
 
     # -- committing
 
     def _commit(self, complete: bool) -> None:
+        began = time.perf_counter()
+        self.reporter.status("compacting" if complete else "checkpoint")
+        if self.existing is None and not len(self.parts):
+            raise NoDocumentsError(nothing_to_index(self.corpus, self.report))
         if complete and self.slots is not None:
-            renumbered = self.slots.compact_if_sparse(self.rows.labels)
+            renumbered = self.slots.compact_if_sparse(self.parts.live)
             if renumbered is not None:
-                self.reporter.stage("compacting", None)
-                self.rows.relabel(renumbered)
-                self.terms.relabel(renumbered)
-        self.reporter.stage("writing index", None)
-        table = self.rows.table()
+                self.parts.relabel(renumbered)
         manifest = replace(
             self.manifest,
-            documents=len(set(self.rows.columns["doc_id"])),
-            chunks=table.num_rows,
+            documents=self.parts.documents,
+            chunks=len(self.parts),
             vectors_total=self.slots.next_label,
             complete=complete,
             readers=reader_versions(),
             created_at=datetime.now(timezone.utc).isoformat(),
+            format_version=FORMAT_VERSION,
         )
-        graph = (
-            self.slots.graph
-            if self.slots.changed
-            else generation_dir(self.index_dir) / VECTORS_FILE
-        )
-        self.manifest = write_generation(self.index_dir, manifest, table, graph, self.terms)
+        self.reporter.status("writing index" if complete else "checkpoint")
+        parts = self.parts.staged(self._part_manifest(manifest))
+        graph = None
+        if complete:
+            graph = self.slots.graph if self.slots.changed else self._previous_graph()
+        self.manifest = write_generation(
+            self.index_dir, manifest, parts, graph,
+            lexical=self._lexical_writer(complete), part_vectors=self.slots.vectors_of(),
+        )  # fmt: skip
+        self.parts.rebase(generation_dir(self.index_dir))
         if complete:
             record = FastPathRecord.from_dict(self.manifest.fast_path)
             remove_other_encoders(self.index_dir, record.directory if record else None)
+        self.reporter.status(None)
+        self.checkpoint_seconds += time.perf_counter() - began
+
+    def _previous_graph(self) -> Path:
+        """The live graph file, reused as it is (built from the parts if a checkpoint)."""
+        path = generation_dir(self.index_dir) / VECTORS_FILE
+        return path if path.is_file() else self.slots.graph
+
+    def _lexical_writer(self, complete: bool):
+        terms = self.terms
+
+        def write(folder: Path, sidecar: Sidecar) -> dict:
+            if complete:
+                self.reporter.status("building lexical index")
+            lists = TermLists.of_column(sidecar.table(["terms"]).column(0)) if complete else None
+            return terms.write(folder, lists).to_dict()
+
+        return write

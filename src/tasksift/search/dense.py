@@ -90,10 +90,10 @@ class AllowedLabels:
 
     @classmethod
     def of(cls, index: LoadedIndex, where: DocumentFilter) -> AllowedLabels:
-        doc_ids = index.rows.column("doc_id").to_pylist()
-        keep = {d for d in set(doc_ids) if where.matches(d)}
-        labels = index.labels[[doc_id in keep for doc_id in doc_ids]]
-        return cls(labels, frozenset(int(x) for x in labels))
+        groups = index.documents  # the filter is matched once per document, not per chunk
+        keep = np.fromiter((where.matches(str(d)) for d in groups.ids), bool, len(groups.ids))
+        labels = index.labels[keep[groups.codes]] if len(groups.codes) else index.labels
+        return cls(labels, frozenset(labels.tolist()))
 
 
 def top_documents(

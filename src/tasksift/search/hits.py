@@ -54,8 +54,7 @@ _HIT_COLUMNS = (
 
 def hit_at(index: LoadedIndex, label: int, score: float, rank: int) -> Hit:
     """The hit of the chunk stored under ``label``."""
-    position = index.row_of(label)
-    row = {name: index.rows.column(name)[position].as_py() for name in _HIT_COLUMNS}
+    (row,) = index.sidecar.rows([index.row_of(label)], _HIT_COLUMNS)
     return Hit(rank=rank, score=score, label=label, **row)
 
 

@@ -48,16 +48,27 @@ if TYPE_CHECKING:
 
 def choose_mode(manifest: Manifest, asked: SearchMode | None, index_dir: Path) -> SearchMode:
     """The mode asked for, else hybrid when the index has a lexical side, else dense."""
-    if manifest.lexical is not None:
+    if has_lexical(manifest):
         return asked or SearchMode.HYBRID
     if asked in (SearchMode.LEXICAL, SearchMode.HYBRID):
         raise MismatchError(
-            f"index {index_dir} has no lexical side (built before tasksift had one), so it "
+            f"index {index_dir} has no lexical side ({_why_no_lexical(manifest)}), so it "
             f"cannot answer in {asked.value} mode; either search with --mode dense, or add the "
             f"lexical side without embedding anything again: tasksift index "
             f"{manifest.corpus_root} --index {index_dir}"
         )
     return SearchMode.DENSE
+
+
+def has_lexical(manifest: Manifest) -> bool:
+    """Whether the index has a BM25 matrix (a checkpoint of a first run has none yet)."""
+    return manifest.lexical is not None and manifest.lexical.get("matrix", True)
+
+
+def _why_no_lexical(manifest: Manifest) -> str:
+    if manifest.lexical is None:
+        return "built before tasksift had one"
+    return "its first indexing run was interrupted; the lexical side is built at the end"
 
 
 @dataclass
@@ -87,10 +98,10 @@ class Searcher:
         manifest = read_manifest(index_dir)
         check_request(manifest, request, index_dir)
         notes = []
-        if mode is None and manifest.lexical is None:
+        if mode is None and not has_lexical(manifest):
             notes.append(
-                f"index {index_dir} has no lexical side: dense search only; run `tasksift "
-                "index` on its corpus to add one (nothing is embedded again)"
+                f"index {index_dir} has no lexical side ({_why_no_lexical(manifest)}): dense "
+                "search only; run `tasksift index` on its corpus to complete it"
             )
         chosen = choose_mode(manifest, mode, index_dir)
         wants_lexical = chosen is not SearchMode.DENSE or explain

@@ -206,7 +206,7 @@ def cluster_terms(
     row_cluster = labels[index.documents.codes].tolist()
     words: list[Counter[str]] = [Counter() for _ in range(int(labels.max()) + 1)]
     fold = analyzer.lowercase
-    for text, c in zip(index.rows.column("text").to_pylist(), row_cluster, strict=True):
+    for text, c in zip(index.column("text").to_pylist(), row_cluster, strict=True):
         text = unicodedata.normalize("NFKC", text)
         words[c].update(_WORD.findall(text.lower() if fold else text))
     counts, surfaces = _term_counts(words, analyzer)

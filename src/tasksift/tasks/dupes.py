@@ -58,8 +58,8 @@ def duplicate_groups(
 
 def _chunk_items(index: LoadedIndex) -> tuple[list[str], np.ndarray]:
     """Names ("doc#ordinal") and vectors of every chunk, in row order."""
-    ids = index.rows.column("doc_id").to_pylist()
-    ordinals = index.rows.column("ordinal").to_pylist()
+    ids = index.column("doc_id").to_pylist()
+    ordinals = index.column("ordinal").to_pylist()
     names = [f"{d}#{o}" for d, o in zip(ids, ordinals, strict=True)]
     return names, index.vectors.of(index.labels)
 
