@@ -81,19 +81,16 @@ def query_terms(query: str) -> list[str]:
 _PIECE = re.compile(r"[^\n.!?]*(?:[.!?]+|\n|$)")
 
 
-def _matches(word: str, term: str) -> bool:
-    """Whether ``word`` is ``term`` or shares its stem-like prefix (erosion, eroding)."""
-    prefix = min(len(term), 5)
-    return word == term or (len(word) >= prefix >= 4 and word[:prefix] == term[:prefix])
-
-
 def best_passage_start(text: str, terms: list[str]) -> int:
     """Offset of the sentence or line of ``text`` that holds the most query terms (the
-    first one on ties; 0 when none holds any)."""
+    first one on ties; 0 when none holds any). A word holds a term when it is the term or
+    shares its stem-like prefix of up to 5 letters, 4 at least (erosion, eroding)."""
+    wanted = [(term, min(len(term), 5)) for term in set(terms)]
     best, best_count = 0, 0
     for piece in _PIECE.finditer(text):
         words = set(_WORD.findall(piece.group().lower()))
-        count = sum(any(_matches(w, t) for w in words) for t in set(terms))
+        heads = {n: {w[:n] for w in words if len(w) >= n} for n in (4, 5)}
+        count = sum(t in words or (n >= 4 and t[:n] in heads[n]) for t, n in wanted)
         if count > best_count:
             best, best_count = piece.start(), count
     return best

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tasksift.documents import ReadReport, reader_versions
-from tasksift.errors import InputError, NoDocumentsError
+from tasksift.errors import IndexWriteError, InputError, NoDocumentsError
 from tasksift.fastpath import FastPathRecord, remove_other_encoders
 from tasksift.index import (
     FORMAT_VERSION,
@@ -81,6 +81,11 @@ class Writer:
         """Write the plan; the seconds spent reading, chunking and embedding."""
         try:
             return self._apply(plan)
+        except OSError as exc:  # writing a part: the live generation was not touched
+            raise IndexWriteError(
+                f"cannot write index {self.index_dir}: {exc.strerror or exc}; the previous "
+                "index, if any, is unchanged"
+            ) from None
         finally:
             shutil.rmtree(self.pending, ignore_errors=True)
 
