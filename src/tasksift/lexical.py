@@ -186,15 +186,15 @@ class TermLists:
 
     @classmethod
     def of_column(cls, column: pa.ChunkedArray) -> TermLists:
-        """From the sidecar's ``terms`` column (a list of uint32 per row)."""
-        import pyarrow as pa
-
-        joined = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-        if isinstance(joined, pa.ChunkedArray):
-            joined = joined.combine_chunks()
-        offsets = joined.offsets.to_numpy().astype(np.int64)
-        ids = joined.values.to_numpy()[offsets[0] : offsets[-1]]
-        return cls(np.asarray(ids, dtype=np.uint32), offsets - offsets[0])
+        """From the sidecar's ``terms`` column (a list of uint32 per row), copied once."""
+        pieces, lengths = [], []
+        for chunk in column.chunks:
+            offsets = chunk.offsets.to_numpy()
+            pieces.append(chunk.values.to_numpy()[offsets[0] : offsets[-1]])
+            lengths.append(np.diff(offsets))
+        ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.uint32)
+        counts = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+        return cls(ids.astype(np.uint32, copy=False), np.concatenate([[0], np.cumsum(counts)]))
 
 
 def legacy_terms(folder: Path) -> TermLists:
@@ -222,14 +222,15 @@ def bm25_matrix(
     rows = len(offsets) - 1
     lengths = np.diff(offsets).astype(np.float32)
     average = float(lengths.mean()) if rows else 0.0
-    row_of = np.repeat(np.arange(rows, dtype=np.int64), np.diff(offsets))
     per_term = np.bincount(ids, minlength=terms)
     tfc, idf_of = _select_tfc_scorer(params.method), _select_idf_scorer(params.method)
     data, indices, counts = [], [], np.zeros(terms, dtype=np.int64)
     bounds = _term_blocks(per_term)
     for first, last in zip(bounds[:-1], bounds[1:], strict=True):
-        mask = (ids >= first) & (ids < last)
-        keys = (ids[mask].astype(np.int64) - first) * max(rows, 1) + row_of[mask]
+        where = np.flatnonzero((ids >= first) & (ids < last))
+        row_of = np.searchsorted(offsets, where, side="right") - 1
+        keys = (ids[where].astype(np.int64) - first) * max(rows, 1) + row_of
+        del where, row_of
         keys.sort()
         starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
         tf = np.diff(np.r_[starts, len(keys)]).astype(np.float32)

@@ -273,6 +273,10 @@ class VectorSlots:
                 self._graph = build_graph(np.zeros((0, self.dimension)), self.params)
         return self._graph
 
+    def release(self) -> None:
+        """Drop this writer's hold on the graph, once it is saved."""
+        self._graph = None
+
     def delete(self, labels: Iterable[int]) -> None:
         for label in labels:
             self.graph.mark_deleted(label)

@@ -236,7 +236,8 @@ class Writer:
         terms = self.terms
 
         def write(folder: Path, sidecar: Sidecar) -> dict:
-            if complete:
+            if complete:  # the graph is saved: its memory is the matrix's now
+                self.slots.release()
                 self.reporter.status("building lexical index")
             lists = TermLists.of_column(sidecar.table(["terms"]).column(0)) if complete else None
             return terms.write(folder, lists).to_dict()
