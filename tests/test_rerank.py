@@ -13,7 +13,7 @@ import pytest
 from conftest import assert_one_line_error, invoke, run_cli
 
 QUERY = "how do banks decide on loans"
-FORBIDDEN = {"torch", "transformers", "sentence_transformers"}
+FORBIDDEN = {"torch", "transformers", "sentence_transformers", "huggingface_hub"}
 
 
 def _tiny_bert(minilm_path: Path, folder: Path, labels: int) -> Path:
@@ -75,11 +75,35 @@ def test_first_use_exports_a_checked_model_that_later_runs_use_without_torch(
     assert (folder / "model.onnx").is_file() and (folder / "tokenizer.json").is_file()
     again = run_cli(*args, env=env, interpreter=("-X", "importtime"))
     assert again.code == 0, again.stderr[-2000:]
-    imported = {line.split("|")[-1].strip() for line in again.stderr.splitlines() if "|" in line}
-    heavy = {m for m in imported if m.split(".")[0] in FORBIDDEN}
+    heavy = _heavy_imports(again.stderr)
     assert not heavy, sorted(heavy)[:10]
     assert "note:" not in again.stderr
     assert again.stdout == result.stdout
+
+
+def _heavy_imports(stderr: str) -> set[str]:
+    imported = {line.split("|")[-1].strip() for line in stderr.splitlines() if "|" in line}
+    return {m for m in imported if m.split(".")[0] in FORBIDDEN}
+
+
+def test_a_reranker_in_the_hugging_face_cache_is_found_without_importing_anything_heavy(
+    first_use: tuple, tiny_cross_encoder: Path, tmp_path: Path
+) -> None:
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hf" / "hub" / "models--tiny-org--tiny-ce"
+    shutil.copytree(tiny_cross_encoder, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    _, _, args, env = first_use
+    hub_args = ["tiny-org/tiny-ce" if a == tiny_cross_encoder else a for a in args]
+    result = run_cli(*hub_args, env={**env, "HF_HUB_CACHE": str(repo.parent)},
+                     interpreter=("-X", "importtime"))  # fmt: skip
+    assert result.code == 0, result.stderr[-2000:]
+    assert not _heavy_imports(result.stderr)  # same weights and files: the same export
+    assert "note:" not in result.stderr
+    assert [json.loads(line)["doc_id"] for line in result.stdout.splitlines()] == [
+        json.loads(line)["doc_id"] for line in first_use[0].stdout.splitlines()
+    ]
 
 
 def test_rerank_order_is_the_cross_encoder_order(

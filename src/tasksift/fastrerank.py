@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
     from tokenizers import Encoding, Tokenizer
 
-EXPORT_FORMAT = 1  # bump when the export changes, so that older exports are redone
+EXPORT_FORMAT = 2  # bump when the export changes, so that older exports are redone
 MAX_SCORE_DIFF = 1e-3
 TIE = 1e-5  # probe scores closer than this may swap places
 BATCH_PAIRS = 8  # pairs per onnxruntime call (sorted by length, so little padding)
@@ -187,7 +188,7 @@ def _export(model: CrossEncoder, folder: Path) -> dict[str, Any]:
             return activation(scores.float()).reshape(-1)
 
     dynamic = {name: {0: "batch", 1: "tokens"} for name in names}
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _eager_attention(model):
         warnings.simplefilter("ignore")
         model.eval()
         torch.onnx.export(
@@ -209,6 +210,25 @@ def _export(model: CrossEncoder, folder: Path) -> dict[str, Any]:
         "activation": type(activation).__name__,
     }
     return _check(model, folder, settings)
+
+
+@contextlib.contextmanager
+def _eager_attention(model: CrossEncoder) -> Iterator[None]:
+    """Trace plain (eager) attention: its ONNX graph runs about 10% faster on CPU than the
+    traced scaled-dot-product kernel (bench/rerank.py). The model's own is restored."""
+    inner = getattr(model, "model", None)
+    config = getattr(inner, "config", None)
+    before = getattr(config, "_attn_implementation", None)
+    try:
+        inner.set_attn_implementation("eager")
+        switched = True
+    except Exception:  # a model without the switch is traced as it is
+        switched = False
+    try:
+        yield
+    finally:
+        if switched and before is not None:
+            inner.set_attn_implementation(before)
 
 
 def _check(model: CrossEncoder, folder: Path, settings: dict[str, Any]) -> dict[str, Any]:

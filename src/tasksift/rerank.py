@@ -101,20 +101,17 @@ class Reranker:
         pairs: list[tuple[str, str]] = []
         owners: list[tuple[int, int, int]] = []  # (query, text, key) of each pair
         for q, (query, mine) in enumerate(zip(queries, texts, strict=True)):
-            new = [(t, hash((query, text))) for t, text in enumerate(mine)]
-            for t, key in new:
-                if key in self._known:
-                    results[q][t] = self._known[key]
-            todo = [(t, key) for t, key in new if key not in self._known]
-            windows = self._windows(query, [mine[t] for t, _ in todo])
-            for (t, key), parts in zip(todo, windows, strict=True):
+            keys = [hash((query, text)) for text in mine]
+            results[q][:] = [self._known.get(key, -np.inf) for key in keys]
+            todo = [t for t, key in enumerate(keys) if key not in self._known]
+            for t, parts in zip(todo, self._windows(query, [mine[t] for t in todo]), strict=True):
                 pairs += [(query, part) for part in parts]
-                owners += [(q, t, key)] * len(parts)
+                owners += [(q, t, keys[t])] * len(parts)
+        if len(self._known) > KNOWN_LIMIT:
+            self._known.clear()
         for (q, t, key), score in zip(owners, self.scorer.score_pairs(pairs), strict=True):
             results[q][t] = max(results[q][t], float(score))
             self._known[key] = float(results[q][t])
-        if len(self._known) > KNOWN_LIMIT:
-            self._known.clear()
         return results
 
     def _windows(self, query: str, texts: list[str]) -> list[list[str]]:

@@ -68,7 +68,33 @@ def locate_model(name: str) -> ModelSource:
     return locate_in_hub_cache(canonical)
 
 
+def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache, found as huggingface_hub finds it (HF_HUB_CACHE, else
+    HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub)."""
+    cache = os.getenv("HF_HUB_CACHE") or os.getenv("HUGGINGFACE_HUB_CACHE")
+    if not cache:
+        home = os.getenv("HF_HOME") or os.path.join(
+            os.getenv("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache")),
+            "huggingface",
+        )
+        cache = os.path.join(home, "hub")
+    return Path(os.path.expandvars(os.path.expanduser(cache)))
+
+
 def locate_in_hub_cache(model_id: str) -> ModelSource:
+    """The model's snapshot in the Hugging Face cache (its main revision), else a source
+    without a folder. The cache is read directly when that settles it, since importing
+    huggingface_hub costs a good part of a second; huggingface_hub resolves the rest."""
+    repo = hub_cache_dir() / ("models--" + model_id.replace("/", "--"))
+    if not repo.is_dir():
+        return ModelSource(model_id, None)
+    try:
+        commit = (repo / "refs" / "main").read_text(encoding="utf-8").strip()
+    except OSError:
+        commit = ""
+    snapshot = repo / "snapshots" / commit
+    if commit and (snapshot / "config.json").is_file():
+        return ModelSource(model_id, snapshot, revision=commit)
     try:
         from huggingface_hub import snapshot_download
 

@@ -105,13 +105,13 @@ class Searcher:
             )
         chosen = choose_mode(manifest, mode, index_dir)
         wants_lexical = chosen is not SearchMode.DENSE or explain
-        index = load_index(index_dir, manifest, lexical=wants_lexical)
         reranker = None
-        if rerank_model is not None:
+        if rerank_model is not None:  # first: a missing one fails before the index loads
             from tasksift.rerank import open_reranker
 
             reranker, note = open_reranker(rerank_model)
             notes += [note] if note else []
+        index = load_index(index_dir, manifest, lexical=wants_lexical)
         embedder = None
         if chosen is not SearchMode.LEXICAL:
             embedder, note = open_query_embedder(index_dir, manifest)
