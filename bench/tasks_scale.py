@@ -29,8 +29,17 @@ def write_index(folder: Path, chunks: int, seed: int = 0) -> None:
     """An index of ``chunks`` synthetic chunks with planted near-duplicate documents."""
     import pyarrow as pa
 
-    from tasksift.index import HnswParams, Manifest, ModelInfo, build_graph, write_generation
+    from tasksift.index import (
+        HnswParams,
+        Manifest,
+        ModelInfo,
+        StagedPart,
+        build_graph,
+        chunk_schema,
+        write_generation,
+    )
     from tasksift.prompts import PromptSet, Task
+    from tasksift.sidecar import PARTS_DIR, write_part
     from tasksift.vectors import DEFAULT_MODEL
 
     rng = np.random.default_rng(seed)
@@ -72,7 +81,12 @@ def write_index(folder: Path, chunks: int, seed: int = 0) -> None:
         corpus_root="/synthetic",
         vectors_total=chunks,
     )
-    write_generation(folder, manifest, rows, build_graph(vectors, manifest.hnsw))
+    rows = rows.append_column("terms", pa.array([[]] * chunks, pa.list_(pa.uint32())))
+    pending = folder / ".pending"
+    part = write_part(pending / PARTS_DIR, "p0", rows, chunk_schema(manifest))
+    write_generation(
+        folder, manifest, [StagedPart(part, pending)], build_graph(vectors, manifest.hnsw)
+    )
 
 
 def main() -> int:

@@ -639,18 +639,20 @@ def write_generation(
     index_dir: Path,
     manifest: Manifest,
     parts: Sequence[StagedPart],
-    graph: hnswlib.Index | Path | None,
+    graph: hnswlib.Index | Path | Callable[[Path], None] | None,
     lexical: Callable[[Path, Sidecar], dict[str, Any]] | None = None,
     part_vectors: Callable[[StagedPart], np.ndarray] | None = None,
 ) -> Manifest:
     """Write a complete new generation and make it live; the old one stays until then.
 
     ``parts`` are hard-linked (copied where links fail). ``graph`` is an hnswlib index to
-    save, the vectors file of a previous generation to reuse unchanged, or None for a
-    checkpoint, whose parts keep their vectors instead (linked from their source, or
-    written from ``part_vectors``). ``lexical`` writes the lexical side into the folder it
-    is given, reading the new generation's sidecar, and returns its record. Returns the
-    manifest as written (with file sizes and the lexical record).
+    save, a function that saves one to the path it is given (and may then let it go, so
+    that the lexical side has its memory), the vectors file of a previous generation to
+    reuse unchanged, or None for a checkpoint, whose parts keep their vectors instead
+    (linked from their source, or written from ``part_vectors``). ``lexical`` writes the
+    lexical side into the folder it is given, reading the new generation's sidecar, and
+    returns its record. Returns the manifest as written (with file sizes and the lexical
+    record).
     """
     name = f"gen-{time.time_ns():020d}"
     staging = index_dir / f".{name}.partial"
@@ -663,6 +665,8 @@ def write_generation(
             vectors = staging / VECTORS_FILE
             if isinstance(graph, Path):
                 _link_or_copy(graph, vectors)
+            elif callable(graph):
+                graph(vectors)
             else:
                 graph.save_index(str(vectors))
             _fsync(vectors)

@@ -273,8 +273,10 @@ class VectorSlots:
                 self._graph = build_graph(np.zeros((0, self.dimension)), self.params)
         return self._graph
 
-    def release(self) -> None:
-        """Drop this writer's hold on the graph, once it is saved."""
+    def save_and_release(self, path: Path) -> None:
+        """Save the graph for a complete generation, then let it go: what comes after (the
+        BM25 matrix) gets its memory."""
+        self.graph.save_index(str(path))
         self._graph = None
 
     def delete(self, labels: Iterable[int]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -215,7 +216,7 @@ class Writer:
         parts = self.parts.staged(self._part_manifest(manifest))
         graph = None
         if complete:
-            graph = self.slots.graph if self.slots.changed else self._previous_graph()
+            graph = self.slots.save_and_release if self.slots.changed else self._previous_graph()
         self.manifest = write_generation(
             self.index_dir, manifest, parts, graph,
             lexical=self._lexical_writer(complete), part_vectors=self.slots.vectors_of(),
@@ -227,17 +228,16 @@ class Writer:
         self.reporter.status(None)
         self.checkpoint_seconds += time.perf_counter() - began
 
-    def _previous_graph(self) -> Path:
+    def _previous_graph(self) -> Path | Callable[[Path], None]:
         """The live graph file, reused as it is (built from the parts if a checkpoint)."""
         path = generation_dir(self.index_dir) / VECTORS_FILE
-        return path if path.is_file() else self.slots.graph
+        return path if path.is_file() else self.slots.save_and_release
 
-    def _lexical_writer(self, complete: bool):
+    def _lexical_writer(self, complete: bool) -> Callable[[Path, Sidecar], dict]:
         terms = self.terms
 
         def write(folder: Path, sidecar: Sidecar) -> dict:
-            if complete:  # the graph is saved: its memory is the matrix's now
-                self.slots.release()
+            if complete:
                 self.reporter.status("building lexical index")
             lists = TermLists.of_column(sidecar.table(["terms"]).column(0)) if complete else None
             return terms.write(folder, lists).to_dict()
