@@ -280,6 +280,6 @@ def test_a_graph_that_returns_too_few_neighbours_falls_back_to_exact(
 
     searcher = Searcher.open(built_index, SearchRequest(), mode=SearchMode(mode))
     expected = [h.doc_id for h in searcher.search(["beaver dams"], 5, exact=True)[0]]
-    searcher.index = replaced(searcher.index, graph=_UnreachableGraph(searcher.index.graph))
+    searcher.index = replaced(searcher.index, built_graph=_UnreachableGraph(searcher.index.graph))
     found = searcher.search(["beaver dams"], 5)[0]
     assert [h.doc_id for h in found] == expected

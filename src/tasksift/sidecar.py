@@ -91,6 +91,36 @@ def write_part(folder: Path, name: str, table: pa.Table, schema: pa.Schema) -> P
     return PartRecord(name, table.num_rows, parquet.stat().st_size, arrow.stat().st_size)
 
 
+_NUMPY_TYPES = {
+    "int8": "i1", "int16": "<i2", "int32": "<i4", "int64": "<i8", "uint8": "u1",
+    "uint16": "<u2", "uint32": "<u4", "uint64": "<u8", "float": "<f4", "double": "<f8",
+}  # fmt: skip
+
+
+def to_numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A null-free Arrow array of integers or floats as numpy, from its buffers.
+
+    pyarrow's own ``to_numpy`` imports pandas when pandas is installed (Ray brings it):
+    0.3 s of every cold search. Reading the data buffer needs nothing.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    if isinstance(values, pa.ChunkedArray):
+        parts = [to_numpy(chunk) for chunk in values.chunks]
+        dtype = _NUMPY_TYPES[str(values.type)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+    if values.null_count:
+        raise ValueError("to_numpy takes arrays without nulls")
+    dtype = np.dtype(_NUMPY_TYPES[str(values.type)])
+    data = values.buffers()[1]
+    if data is None:
+        return np.zeros(0, dtype=dtype)
+    return np.frombuffer(
+        data, dtype=dtype, count=len(values), offset=values.offset * dtype.itemsize
+    )
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

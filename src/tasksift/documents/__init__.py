@@ -129,7 +129,7 @@ def iter_text_files(root: Path, exclude: tuple[Path, ...] = ()) -> Iterator[Path
 
         def keep(name: str, is_dir: bool, here: Path = here, active: list = active) -> bool:
             path = here / name
-            if _is_hidden(name) or path.resolve() in excluded:
+            if _is_hidden(name) or (is_dir and path.resolve() in excluded):  # folders only
                 return False
             return not _ignored(active, path, is_dir)
 

@@ -140,13 +140,11 @@ def exact_search(
              for rank, (label, score) in enumerate(zip(c.labels, c.scores, strict=True), 1)]
             for c in exact_chunks(index, vectors, k, labels)
         ]  # fmt: skip
-    stored = index.vectors.of(labels)
-    rows = np.searchsorted(index.labels, labels)
-    groups = DocumentRows.of(index.documents.ids[index.documents.codes[rows]].tolist())
+    groups = _documents_of(index, labels)
     order, starts = groups.order, groups.starts
     results = []
     for vector in np.atleast_2d(vectors):
-        scores = stored @ vector
+        scores = index.vectors.scores(labels, vector)
         per_doc = np.maximum.reduceat(scores[order], starts)
         hits = []
         for rank, doc in enumerate(np.argsort(-per_doc, kind="stable")[:k], start=1):
@@ -155,6 +153,15 @@ def exact_search(
             hits.append(hit_at(index, int(labels[i]), float(scores[i]), rank))
         results.append(hits)
     return results
+
+
+def _documents_of(index: LoadedIndex, labels: np.ndarray) -> DocumentRows:
+    """The chunks of ``labels`` grouped by document (the index's own grouping for all)."""
+    if len(labels) == len(index.labels):
+        return index.documents
+    codes = index.documents.codes[np.searchsorted(index.labels, labels)]
+    used, inverse = np.unique(codes, return_inverse=True)
+    return DocumentRows.grouped(index.documents.ids[used], inverse)
 
 
 def chunk_similarities(index: LoadedIndex, vector: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -175,11 +182,10 @@ def exact_chunks(
 ) -> list[Candidates]:
     """For each query vector, the ``count`` chunks of ``subset`` (sorted labels) nearest by
     exact cosine, best first; ties go to the lower label."""
-    stored = index.vectors.of(subset)
     count = min(count, len(subset))
     found = []
     for vector in np.atleast_2d(vectors):
-        row = stored @ vector
+        row = index.vectors.scores(subset, vector)
         best = np.argpartition(-row, count - 1)[:count]
         best = best[np.lexsort((subset[best], -row[best]))]
         found.append(Candidates(subset[best].astype(np.int64), row[best]))

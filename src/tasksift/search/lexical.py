@@ -33,16 +33,39 @@ def top_positions(scores: np.ndarray, count: int) -> np.ndarray:
     return positive[np.lexsort((positive, -scores[positive]))]
 
 
-def document_scores(index: LoadedIndex, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per document (``index.documents`` order): its best row's score and that row."""
+def top_documents(index: LoadedIndex, scores: np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` documents with the highest best-row score (positive), best first,
+    ties to the lower document; found from the top rows, not by scoring every document."""
+    positive = np.flatnonzero(scores > 0)
+    wanted = max(4 * count, 64)
+    while True:
+        if len(positive) > wanted:
+            part = positive[np.argpartition(-scores[positive], wanted - 1)[:wanted]]
+            rows = positive[scores[positive] >= scores[part].min()]  # ties at the edge too
+        else:
+            rows = positive
+        docs = np.unique(index.documents.codes[rows])
+        if len(docs) >= count or len(rows) == len(positive):
+            break
+        wanted *= 4
+    best, _ = best_rows(index, scores, docs)
+    return docs[np.lexsort((docs, -best))][:count]
+
+
+def best_rows(
+    index: LoadedIndex, scores: np.ndarray, docs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``docs``: its best row's score, and that row (the first that reaches it)."""
     groups = index.documents
-    if len(scores) == 0:
-        return scores, scores.astype(np.int64)
-    ordered = scores[groups.order]
-    best = np.maximum.reduceat(ordered, groups.starts)
-    # the first row of each document that reaches its best score
-    hits = ordered == np.repeat(best, groups.ends - groups.starts)
-    first = np.maximum.reduceat(
-        np.where(hits, -np.arange(len(ordered)), -len(ordered)), groups.starts
-    )
-    return best, groups.order[-first]
+    if len(docs) == 0:
+        return np.zeros(0, dtype=scores.dtype), np.zeros(0, dtype=np.int64)
+    segments = [groups.rows_of(int(d)) for d in docs]
+    rows = np.concatenate(segments)
+    starts = np.cumsum([0, *(len(s) for s in segments[:-1])]).astype(np.int64)
+    values = scores[rows]
+    best = np.maximum.reduceat(values, starts)
+    first = [
+        int(rows[s + np.argmax(values[s : s + len(g)])])
+        for s, g in zip(starts, segments, strict=True)
+    ]
+    return best, np.asarray(first, dtype=np.int64)

@@ -153,10 +153,13 @@ class Searcher:
         ``where`` restricts the results to some documents, inside each retriever: a subset
         of up to ``EXACT_FILTER_LIMIT`` chunks is searched exactly by the dense side, a
         larger one through the graph with a filter, so that a small subset is never crowded
-        out by the rest.
+        out by the rest. A few queries are answered by exact search over the memory-mapped
+        vectors when that costs less than loading the graph.
         """
         allowed = AllowedLabels.of(self.index, where) if where else None
         if allowed is not None and len(allowed.labels) <= EXACT_FILTER_LIMIT:
+            exact = True
+        if self.index.exact_is_cheaper(len(queries)):  # than loading the graph
             exact = True
         pool = max(self.candidates, k) if self.reranker is not None else k
         as_chunks = chunks or self.reranker is not None
@@ -260,10 +263,11 @@ class Searcher:
             rows = lexical_side.top_positions(scores, count)
             hits = [hit_at(self.index, int(labels[r]), float(scores[r]), 0) for r in rows]
         else:
-            best, best_row = lexical_side.document_scores(self.index, scores)
-            documents = lexical_side.top_positions(best, count)
+            documents = lexical_side.top_documents(self.index, scores, count)
+            best, best_row = lexical_side.best_rows(self.index, scores, documents)
             hits = [
-                hit_at(self.index, int(labels[best_row[d]]), float(best[d]), 0) for d in documents
+                hit_at(self.index, int(labels[r]), float(b), 0)
+                for b, r in zip(best, best_row, strict=True)
             ]
         hits = self._more_chunks(rank_hits(hits, count), per_doc, scores.__getitem__)
         return [self._explained_alone(h, dense=False) for h in hits]
@@ -330,11 +334,11 @@ class Searcher:
         codes = groups.codes[np.searchsorted(labels, dense.labels)]
         found, first = np.unique(codes, return_index=True)
         dense_docs = found[np.argsort(first, kind="stable")][:depth]  # in order of their best chunk
-        lexical_best, lexical_row = lexical_side.document_scores(self.index, lexical)
-        lexical_docs = lexical_side.top_positions(lexical_best, depth)
+        lexical_docs = lexical_side.top_documents(self.index, lexical, depth)
         docs = np.unique(np.concatenate([dense_docs, lexical_docs]).astype(np.int64))
         if len(docs) == 0:  # nothing passed the filter
             return []
+        lexical_scores, lexical_row = lexical_side.best_rows(self.index, lexical, docs)
         # every chunk of every candidate document, scored by the dense side
         segments = [groups.rows_of(d) for d in docs]
         rows = np.concatenate(segments)
@@ -345,7 +349,6 @@ class Searcher:
             int(rows[s + np.argmax(similarities[s : s + len(seg)])])
             for s, seg in zip(starts, segments, strict=True)
         ]
-        lexical_scores = lexical_best[docs]
         dense_rank, lexical_rank = ranks_in(docs, dense_docs), ranks_in(docs, lexical_docs)
         fused = fuse(self.fusion, dense_scores, lexical_scores, dense_rank, lexical_rank)
         order = np.lexsort((docs, -fused))[:count]
@@ -353,7 +356,7 @@ class Searcher:
         hits = []
         for rank, i in enumerate(order, start=1):
             by_dense = _ranks_higher(int(dense_rank[i]), int(lexical_rank[i]))
-            row = dense_row[i] if by_dense else int(lexical_row[docs[i]])
+            row = dense_row[i] if by_dense else int(lexical_row[i])
             hit = hit_at(self.index, int(labels[row]), float(fused[i]), rank)
             hits.append(replace(hit, explanation=explain(i)))
         scale = chunk_scale(self.fusion, dense_scores, lexical_scores)
