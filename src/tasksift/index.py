@@ -39,7 +39,14 @@ from typing import TYPE_CHECKING, Any
 from tasksift import __version__
 from tasksift.errors import CorruptIndexError, IndexNotFoundError, IndexWriteError
 from tasksift.prompts import PromptSet, Task
-from tasksift.sidecar import LEGACY_CHUNKS_FILE, PARTS_DIR, PartRecord, Sidecar, to_numpy
+from tasksift.sidecar import (
+    LEGACY_CHUNKS_FILE,
+    PARTS_DIR,
+    PartRecord,
+    Sidecar,
+    fsync,
+    to_numpy,
+)
 
 if TYPE_CHECKING:
     import hnswlib
@@ -717,14 +724,14 @@ def write_generation(
                 graph(vectors)
             else:
                 graph.save_index(str(vectors))
-            _fsync(vectors)
+            fsync(vectors)
             manifest = replace(manifest, vectors_bytes=vectors.stat().st_size)
         if lexical is not None:
             sidecar = Sidecar(staging, records, sum(r.rows for r in records))
             manifest = replace(manifest, lexical=lexical(staging / LEXICAL_DIR, sidecar))
         copy = {"manifest": json.loads(manifest.to_json())}
         (staging / MANIFEST_FILE).write_text(json.dumps(copy, indent=1), encoding="utf-8")
-        _fsync(staging / MANIFEST_FILE)
+        fsync(staging / MANIFEST_FILE)
         staging.rename(index_dir / name)
         _point_current(index_dir, name)
     except OSError as exc:
@@ -767,23 +774,15 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _point_current(index_dir: Path, name: str) -> None:
     pending = index_dir / f".{CURRENT_FILE}.{secrets.token_hex(3)}"
     try:
         pending.write_text(name + "\n", encoding="utf-8")
-        _fsync(pending)
+        fsync(pending)
         os.replace(pending, index_dir / CURRENT_FILE)
     finally:
         pending.unlink(missing_ok=True)
-    _fsync(index_dir)
+    fsync(index_dir)
 
 
 def _discard(index_dir: Path, name: str) -> None:

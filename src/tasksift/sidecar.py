@@ -87,7 +87,7 @@ def write_part(folder: Path, name: str, table: pa.Table, schema: pa.Schema) -> P
     with pa.OSFile(str(arrow), "wb") as sink, pa.ipc.new_file(sink, shown.schema) as writer:
         writer.write_table(shown, max_chunksize=IPC_BATCH_ROWS)
     for path in (parquet, arrow):
-        _fsync(path)
+        fsync(path)
     return PartRecord(name, table.num_rows, parquet.stat().st_size, arrow.stat().st_size)
 
 
@@ -121,7 +121,8 @@ def to_numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     )
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Flush a file (or a folder's entries) to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
