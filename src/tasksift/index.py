@@ -485,6 +485,15 @@ class DocumentRows:
     def rows_of(self, document: int) -> np.ndarray:
         return self.order[self.starts[document] : self.ends[document]]
 
+    def rows_of_many(self, documents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of ``documents``, one after the other, and where each one's begin."""
+        import numpy as np
+
+        lengths = self.ends[documents] - self.starts[documents]
+        begins = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        within = np.arange(int(lengths.sum())) - np.repeat(begins, lengths)
+        return self.order[np.repeat(self.starts[documents], lengths) + within], begins
+
 
 def load_index(
     index_dir: Path, manifest: Manifest | None = None, lexical: bool = False

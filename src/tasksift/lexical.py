@@ -301,5 +301,12 @@ class LexicalIndex:
         terms = self.query_terms(query)
         if not terms:
             return np.zeros(self.retriever.scores["num_docs"], dtype=np.float32)
-        ids = [self.retriever.vocab_dict[t] for t in terms]
-        return np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float32)
+        matrix = self.retriever.scores
+        indptr, indices, data = matrix["indptr"], matrix["indices"], matrix["data"]
+        ids = [self.retriever.vocab_dict[t] for t in terms]  # a repeated term counts again
+        spans = [slice(int(indptr[i]), int(indptr[i + 1])) for i in ids]
+        # bm25s's sum of each term's column of the matrix; bincount is its unbuffered add
+        rows = np.concatenate([indices[span] for span in spans])
+        weights = np.concatenate([data[span] for span in spans])
+        summed = np.bincount(rows, weights=weights, minlength=matrix["num_docs"])
+        return summed.astype(np.float32)

@@ -76,3 +76,13 @@ def ranks_in(candidates: np.ndarray, ranked: np.ndarray) -> np.ndarray:
     """1-based position of each candidate in ``ranked`` (best first), 0 where absent."""
     position = {int(item): rank for rank, item in enumerate(ranked.tolist(), start=1)}
     return np.fromiter((position.get(int(c), 0) for c in candidates), np.int64, len(candidates))
+
+
+def segment_best(values: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each segment of ``values`` (beginning at ``starts``): its maximum, and the
+    position of the first value that reaches it."""
+    best = np.maximum.reduceat(values, starts)
+    lengths = np.diff(np.append(starts, len(values)))
+    reached = values == np.repeat(best, lengths)
+    positions = np.where(reached, np.arange(len(values)), len(values))
+    return best, np.minimum.reduceat(positions, starts)

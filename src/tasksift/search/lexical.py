@@ -11,6 +11,7 @@ import numpy as np
 
 from tasksift.index import LoadedIndex
 from tasksift.search.dense import AllowedLabels
+from tasksift.search.fusion import segment_best
 
 
 def row_mask(index: LoadedIndex, allowed: AllowedLabels | None) -> np.ndarray | None:
@@ -56,16 +57,8 @@ def best_rows(
     index: LoadedIndex, scores: np.ndarray, docs: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each of ``docs``: its best row's score, and that row (the first that reaches it)."""
-    groups = index.documents
     if len(docs) == 0:
         return np.zeros(0, dtype=scores.dtype), np.zeros(0, dtype=np.int64)
-    segments = [groups.rows_of(int(d)) for d in docs]
-    rows = np.concatenate(segments)
-    starts = np.cumsum([0, *(len(s) for s in segments[:-1])]).astype(np.int64)
-    values = scores[rows]
-    best = np.maximum.reduceat(values, starts)
-    first = [
-        int(rows[s + np.argmax(values[s : s + len(g)])])
-        for s, g in zip(starts, segments, strict=True)
-    ]
-    return best, np.asarray(first, dtype=np.int64)
+    rows, starts = index.documents.rows_of_many(np.asarray(docs, dtype=np.int64))
+    best, first = segment_best(scores[rows], starts)
+    return best, rows[first]

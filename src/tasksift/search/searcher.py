@@ -33,7 +33,7 @@ from tasksift.search.dense import (
     open_query_embedder,
     top_documents,
 )
-from tasksift.search.fusion import Fusion, chunk_scale, fuse, ranks_in
+from tasksift.search.fusion import Fusion, chunk_scale, fuse, ranks_in, segment_best
 from tasksift.search.guard import check_request
 from tasksift.search.hits import Explanation, Hit, best_per_document, hit_at, rank_hits
 from tasksift.vectors import Embedder
@@ -340,15 +340,10 @@ class Searcher:
             return []
         lexical_scores, lexical_row = lexical_side.best_rows(self.index, lexical, docs)
         # every chunk of every candidate document, scored by the dense side
-        segments = [groups.rows_of(d) for d in docs]
-        rows = np.concatenate(segments)
+        rows, starts = groups.rows_of_many(docs)
         similarities = chunk_similarities(self.index, vector, labels[rows])
-        starts = np.cumsum([0, *(len(s) for s in segments[:-1])]).astype(np.int64)
-        dense_scores = np.maximum.reduceat(similarities, starts)
-        dense_row = [
-            int(rows[s + np.argmax(similarities[s : s + len(seg)])])
-            for s, seg in zip(starts, segments, strict=True)
-        ]
+        dense_scores, first = segment_best(similarities, starts)
+        dense_row = rows[first]
         dense_rank, lexical_rank = ranks_in(docs, dense_docs), ranks_in(docs, lexical_docs)
         fused = fuse(self.fusion, dense_scores, lexical_scores, dense_rank, lexical_rank)
         order = np.lexsort((docs, -fused))[:count]
