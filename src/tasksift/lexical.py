@@ -303,10 +303,9 @@ class LexicalIndex:
             return np.zeros(self.retriever.scores["num_docs"], dtype=np.float32)
         matrix = self.retriever.scores
         indptr, indices, data = matrix["indptr"], matrix["indices"], matrix["data"]
-        ids = [self.retriever.vocab_dict[t] for t in terms]  # a repeated term counts again
-        spans = [slice(int(indptr[i]), int(indptr[i + 1])) for i in ids]
-        # bm25s's sum of each term's column of the matrix; bincount is its unbuffered add
-        rows = np.concatenate([indices[span] for span in spans])
-        weights = np.concatenate([data[span] for span in spans])
-        summed = np.bincount(rows, weights=weights, minlength=matrix["num_docs"])
-        return summed.astype(np.float32)
+        summed = np.zeros(matrix["num_docs"], dtype=np.float32)
+        for term in terms:  # bm25s's sum of the terms' columns (a repeated term counts again)
+            column = self.retriever.vocab_dict[term]
+            span = slice(int(indptr[column]), int(indptr[column + 1]))
+            summed[indices[span]] += data[span]  # a column holds each row once
+        return summed
