@@ -13,7 +13,7 @@ document added or removed. Indexes of format 1 kept them in ``terms.npy`` and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,7 @@ from tasksift.errors import CorruptIndexError
 
 if TYPE_CHECKING:
     import bm25s
-    import pyarrow as pa
+    import pyarrow.parquet as pq
 
 LEXICAL_DIR = "lexical"
 TERMS_FILE = "terms.npy"
@@ -162,7 +162,8 @@ class TermStore:
         vocabulary = {self.vocabulary[int(i)]: n for n, i in enumerate(np.flatnonzero(used))}
         if not vocabulary:  # every chunk was stopwords only: keep the matrix well formed
             vocabulary = {"": 0}
-        compact = (np.cumsum(used, dtype=np.int64) - 1).astype(np.uint32)[terms.ids]
+        remap = (np.cumsum(used, dtype=np.int64) - 1).astype(np.uint32)
+        compact = np.take(remap, terms.ids, out=terms.ids)  # in place: memory is the limit
         data, indices, indptr = bm25_matrix(compact, terms.offsets, len(vocabulary), self.params)
         retriever = bm25s.BM25(k1=self.params.k1, b=self.params.b, method=self.params.method)
         retriever.scores = {
@@ -185,16 +186,36 @@ class TermLists:
     offsets: np.ndarray  # int64, rows + 1
 
     @classmethod
-    def of_column(cls, column: pa.ChunkedArray) -> TermLists:
-        """From the sidecar's ``terms`` column (a list of uint32 per row), copied once."""
-        pieces, lengths = [], []
-        for chunk in column.chunks:
-            offsets = chunk.offsets.to_numpy()
-            pieces.append(chunk.values.to_numpy()[offsets[0] : offsets[-1]])
-            lengths.append(np.diff(offsets))
-        ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.uint32)
-        counts = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
-        return cls(ids.astype(np.uint32, copy=False), np.concatenate([[0], np.cumsum(counts)]))
+    def of_parts(cls, files: Sequence[Path]) -> TermLists:
+        """The ``terms`` column of sidecar part files, read a part at a time into one array
+        (sized from the Parquet metadata), so that memory holds the terms about once."""
+        import pyarrow.parquet as pq
+
+        from tasksift.sidecar import to_numpy
+
+        bound = sum(_values_in(pq.ParquetFile(path).metadata, "terms") for path in files)
+        ids = np.empty(bound, dtype=np.uint32)
+        counts, filled = [], 0
+        for path in files:
+            for chunk in pq.read_table(path, columns=["terms"]).column(0).chunks:
+                offsets = to_numpy(chunk.offsets)
+                values = to_numpy(chunk.values)[offsets[0] : offsets[-1]]
+                ids[filled : filled + len(values)] = values
+                filled += len(values)
+                counts.append(np.diff(offsets))
+        lengths = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+        return cls(ids[:filled], np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+
+
+def _values_in(metadata: pq.FileMetaData, column: str) -> int:
+    """How many values (list elements, and a slot per empty list) a column holds."""
+    total = 0
+    for group in range(metadata.num_row_groups):
+        chunks = metadata.row_group(group)
+        for i in range(chunks.num_columns):
+            if chunks.column(i).path_in_schema.split(".")[0] == column:
+                total += chunks.column(i).num_values
+    return total
 
 
 def legacy_terms(folder: Path) -> TermLists:
@@ -205,7 +226,7 @@ def legacy_terms(folder: Path) -> TermLists:
         raise CorruptIndexError(f"lexical index in {folder} is unreadable: {exc}") from None
 
 
-MATRIX_BLOCK_POSTINGS = 1 << 24  # postings sorted at a time while building the matrix
+MATRIX_BLOCK_POSTINGS = 1 << 23  # postings sorted at a time while building the matrix
 
 
 def bm25_matrix(
@@ -224,10 +245,15 @@ def bm25_matrix(
     average = float(lengths.mean()) if rows else 0.0
     per_term = np.bincount(ids, minlength=terms)
     tfc, idf_of = _select_tfc_scorer(params.method), _select_idf_scorer(params.method)
-    data, indices, counts = [], [], np.zeros(terms, dtype=np.int64)
+    # at most a (term, row) pair a posting: filled block by block, sliced at the end
+    data, indices = np.empty(len(ids), np.float32), np.empty(len(ids), np.int32)
+    counts, filled = np.zeros(terms, dtype=np.int64), 0
+    below, above = np.empty(len(ids), dtype=bool), np.empty(len(ids), dtype=bool)
     bounds = _term_blocks(per_term)
     for first, last in zip(bounds[:-1], bounds[1:], strict=True):
-        where = np.flatnonzero((ids >= first) & (ids < last))
+        np.less(ids, last, out=below)
+        np.greater_equal(ids, first, out=above)
+        where = np.flatnonzero(np.logical_and(below, above, out=below))
         row_of = np.searchsorted(offsets, where, side="right") - 1
         keys = (ids[where].astype(np.int64) - first) * max(rows, 1) + row_of
         del where, row_of
@@ -243,12 +269,12 @@ def bm25_matrix(
         score = idf[term] * tfc(
             tf_array=tf, l_d=lengths[row], l_avg=average, k1=params.k1, b=params.b
         )
-        data.append(score.astype(np.float32))
-        indices.append(row.astype(np.int32))
+        data[filled : filled + len(score)] = score
+        indices[filled : filled + len(row)] = row
+        filled += len(score)
         counts[first:last] = df
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    joined = np.concatenate(data) if data else np.zeros(0, dtype=np.float32)
-    return joined, (np.concatenate(indices) if indices else np.zeros(0, np.int32)), indptr
+    return data[:filled], indices[:filled], indptr
 
 
 def _term_blocks(per_term: np.ndarray) -> list[int]:

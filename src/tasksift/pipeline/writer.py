@@ -239,7 +239,7 @@ class Writer:
         def write(folder: Path, sidecar: Sidecar) -> dict:
             if complete:
                 self.reporter.status("building lexical index")
-            lists = TermLists.of_column(sidecar.table(["terms"]).column(0)) if complete else None
+            lists = TermLists.of_parts(sidecar.parquet_files()) if complete else None
             return terms.write(folder, lists).to_dict()
 
         return write
