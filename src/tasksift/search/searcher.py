@@ -9,9 +9,7 @@ that ranked it higher. ``--rerank`` rescores the fused chunk candidates.
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -293,15 +291,14 @@ class Searcher:
             lambda exactly: chunk_candidates(self.index, vectors, nearest, allowed, exactly),
             exact,
         )
-        _ = self.index.documents, self.index.vectors  # loaded once, before threads ask
-
-        def fused(query: str, vector: np.ndarray, found: Candidates) -> list[Hit]:
+        results = []
+        for query, vector, found in zip(queries, vectors, dense, strict=True):
             lexical = lexical_side.row_scores(self.index, query, mask)
             if chunks:
-                return self._fuse_chunks(vector, lexical, found, depth, count)
-            return self._fuse_documents(vector, lexical, found, depth, count, per_doc)
-
-        return _each_query(fused, queries, vectors, dense)
+                results.append(self._fuse_chunks(vector, lexical, found, depth, count))
+            else:
+                results.append(self._fuse_documents(vector, lexical, found, depth, count, per_doc))
+        return results
 
     def _fuse_chunks(
         self, vector: np.ndarray, lexical: np.ndarray, dense: Candidates, depth: int, count: int
@@ -378,18 +375,6 @@ class Searcher:
             terms = replace(base, matched_terms=tuple(query_words), matched_words=tuple(text_words))
             explained.append(replace(hit, explanation=terms))
         return explained
-
-
-QUERY_THREADS = min(4, os.cpu_count() or 1)  # numpy lets go of the GIL in the heavy parts
-
-
-def _each_query(work: Callable[..., list[Hit]], *columns: Sequence) -> list[list[Hit]]:
-    """``work`` for each query (one item of each of ``columns``), in order; a batch is
-    spread over threads, as most of a query's time is in numpy, outside the GIL."""
-    if len(columns[0]) < 2 * QUERY_THREADS:
-        return [work(*items) for items in zip(*columns, strict=True)]
-    with ThreadPoolExecutor(QUERY_THREADS) as pool:
-        return list(pool.map(work, *columns))
 
 
 def _graph_or_exact(search: Callable[[bool], list[T]], exact: bool) -> list[T]:
