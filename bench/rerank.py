@@ -10,8 +10,9 @@ fresh cache folder (bench/results/rerank-cache), so the first run below is a fir
 
 Cold: the median wall time of `tasksift search QUERY --rerank --candidates 50` as a new
 process on the fast path (ONNX, target <= 2.5 s) and with TASKSIFT_FAST_PATH=0 (torch),
-the two alternating in the same run, beside the same search without --rerank; their
-difference over 50 is the cost of one candidate. Warm: pairs/s of each backend over the
+the two alternating in the same run, beside the same search without --rerank (their
+difference over 50 is the cost of one candidate) and one naming a reranker that does not
+exist (an error, target well under a second). Warm: pairs/s of each backend over the
 50 hybrid candidates of --queries SciFact queries (loading excluded), alternating, and
 the largest score difference between them.
 """
@@ -53,11 +54,12 @@ def query_texts(count: int) -> list[str]:
     return [json.loads(line)["text"] for line in lines[:count]]
 
 
-def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+def timed_run(command: list[str], env: dict[str, str], fails: bool = False) -> tuple[float, str]:
+    """Wall time and stderr of ``command``; it must succeed, or fail when ``fails``."""
     began = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env})
     seconds = time.perf_counter() - began
-    if done.returncode != 0:
+    if (done.returncode != 0) != fails:
         sys.exit(f"{' '.join(command)} failed: {done.stderr.strip()}")
     return seconds, done.stderr
 
@@ -70,11 +72,12 @@ def cold_runs(index: Path, reranker: Path, queries: list[str]) -> dict[str, list
         "onnx": (rerank, {}),
         "torch": (rerank, {"TASKSIFT_FAST_PATH": "0"}),
         "no rerank": ([], {}),
+        "missing reranker": (["--rerank", "--rerank-model", "no-such-org/reranker"], {}),
     }
     times: dict[str, list[float]] = {kind: [] for kind in kinds}
     for query in queries:
         for kind, (extra, env) in kinds.items():
-            seconds, stderr = timed_run([*base, query, *extra], env)
+            seconds, stderr = timed_run([*base, query, *extra], env, kind == "missing reranker")
             if kind == "onnx" and "note:" in stderr:
                 sys.exit(f"the fast path was not used: {stderr.strip()}")
             times[kind].append(seconds)

@@ -340,10 +340,22 @@ def index(
 
 
 RerankOption = Annotated[
-    bool, typer.Option("--rerank", help="Rescore the nearest chunks with a cross-encoder.")
+    bool,
+    typer.Option(
+        "--rerank",
+        help="Rescore the first stage's best chunks with a cross-encoder (exported to ONNX "
+        "on first use, then run without torch).",
+    ),
 ]
 RerankModel = Annotated[str, typer.Option(help="Cross-encoder: Hugging Face id or local folder.")]
-Candidates = Annotated[int, typer.Option(min=1, help="Chunks the reranker rescores per query.")]
+Candidates = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Chunks the reranker rescores per query; each costs about 25 ms on 2 CPU cores "
+        "(256 tokens, MiniLM-L6-sized).",
+    ),
+]
 ModeOption = Annotated[
     SearchMode | None,
     typer.Option(
@@ -373,8 +385,8 @@ ExplainOption = Annotated[
     bool,
     typer.Option(
         "--explain",
-        help="Show each hit's dense and lexical rank and score, the fused score and the "
-        "query words that matched.",
+        help="Show each hit's dense and lexical rank and score, the fused score, the query "
+        "words that matched and, with --rerank, its place before reranking.",
     ),
 ]
 QueriesOption = Annotated[

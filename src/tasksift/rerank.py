@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 WINDOW_OVERLAP = 0.5  # share of a window's tokens that the next window repeats
 MIN_WINDOW = 32  # tokens; a query that leaves less room is truncated with the text
 KNOWN_LIMIT = 200_000  # pair scores a reranker remembers (eval scores many twice)
-TORCH_BATCH = 16
+TORCH_BATCH = 4  # pairs per sentence-transformers batch (small batches run fastest on CPU)
 
 
 class PairScorer(Protocol):
