@@ -352,7 +352,7 @@ Candidates = Annotated[
     int,
     typer.Option(
         min=1,
-        help="Chunks the reranker rescores per query; each costs about 25 ms on 2 CPU cores "
+        help="Chunks the reranker rescores per query; each costs about 20-30 ms on 2 CPU cores "
         "(256 tokens, MiniLM-L6-sized).",
     ),
 ]
