@@ -82,7 +82,7 @@ def estimated_chunks(texts: list[str]) -> list[int]:
     """Chunks each text makes: token windows of the default model, overlapping."""
     from tokenizers import Tokenizer
 
-    from tasksift.vectors import DEFAULT_MODEL, locate_model
+    from tasksift.vectors.models import DEFAULT_MODEL, locate_model
 
     tokenizer = Tokenizer.from_file(str(locate_model(DEFAULT_MODEL).path / "tokenizer.json"))
     tokenizer.no_truncation()

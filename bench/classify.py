@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from common import RESULTS, ROOT, TASKSIFT, row, run_timed
-from tasksift.index import LoadedIndex, load_index
+from tasksift.index.reader import LoadedIndex, load_index
 from tasksift.search import load_query_embedder
 from tasksift.tasks.classify import (
     LabelSpec,
@@ -47,7 +47,7 @@ from tasksift.tasks.classify import (
     zero_shot,
 )
 from tasksift.tasks.common import encode_documents
-from tasksift.vectors import Embedder
+from tasksift.vectors.embedder import Embedder
 
 SAMPLE = ROOT / "sample_corpus"
 PYFAQ = RESULTS / "collections" / "pyfaq"

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from common import DEFAULT_INDEX, RESULTS, TASKSIFT, ensure_index, require_scifact, row, run_timed
-from tasksift.index import LoadedIndex, load_index
+from tasksift.index.reader import LoadedIndex, load_index
 from tasksift.tasks.cluster import N_INIT, Clustering, cluster_documents
 
 PYFAQ = RESULTS / "collections" / "pyfaq"

@@ -50,7 +50,7 @@ def read_and_chunk() -> tuple[dict[str, tuple[int, int, float]], float]:
 
     from tasksift.chunks import Chunker, ChunkingConfig
     from tasksift.documents import ReadReport, iter_text_files, read_document
-    from tasksift.vectors import DEFAULT_MODEL, locate_model
+    from tasksift.vectors.models import DEFAULT_MODEL, locate_model
 
     model = locate_model(DEFAULT_MODEL).path
     tokenizer = Tokenizer.from_file(str(model / "tokenizer.json"))

@@ -28,7 +28,7 @@ LEXICAL_SHARE = 0.10
 
 
 def _chunks(index: Path) -> tuple[list[str], dict]:
-    from tasksift.index import load_index
+    from tasksift.index.reader import load_index
 
     loaded = load_index(index)
     return loaded.column("text").to_pylist(), json.loads(loaded.manifest.to_json())
@@ -41,8 +41,9 @@ def lexical_seconds(index: Path) -> tuple[float, int]:
 
     import numpy as np
 
-    from tasksift.index import load_index
-    from tasksift.lexical import LexicalRecord, TermLists, TermStore
+    from tasksift.index.reader import load_index
+    from tasksift.lexical.record import LexicalRecord
+    from tasksift.lexical.terms import TermLists, TermStore
 
     loaded = load_index(index)
     record = LexicalRecord.from_dict(loaded.manifest.lexical)
@@ -70,7 +71,7 @@ def main() -> int:
     indexed = ensure_index(args.index, rebuild=True)
     texts, manifest = _chunks(args.index)
 
-    from tasksift.vectors import quiet_transformers
+    from tasksift.vectors.embedder import quiet_transformers
 
     quiet_transformers()
     from sentence_transformers import SentenceTransformer

@@ -56,7 +56,7 @@ def fast_equals_torch(index: Path, k: int) -> tuple[int, int, float]:
     """Queries ranked identically by both paths, their count, and the lowest cosine."""
     import numpy as np
 
-    from tasksift.index import read_manifest
+    from tasksift.index.reader import read_manifest
     from tasksift.options import SearchMode, SearchRequest
     from tasksift.search import Searcher, load_query_embedder
 

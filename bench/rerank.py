@@ -89,9 +89,10 @@ def warm_rates(index: Path, reranker: Path, count: int, rounds: int = 2) -> dict
     import numpy as np
     from sentence_transformers import CrossEncoder
 
-    from tasksift.fastrerank import export_folder, load_fast_scorer
+    from tasksift.onnx.cross_encoder import export_folder, load_fast_scorer
     from tasksift.options import SearchRequest
-    from tasksift.rerank import Reranker, TorchPairScorer
+    from tasksift.rerank.loading import TorchPairScorer
+    from tasksift.rerank.reranker import Reranker
     from tasksift.search import Searcher
 
     searcher = Searcher.open(index, SearchRequest(), candidates=CANDIDATES)

@@ -210,9 +210,14 @@ def main() -> int:
     require_scifact()
     ensure_index(args.index)
     os.environ["TASKSIFT_CACHE_DIR"] = str(CACHE)
-    from tasksift.fastrerank import OnnxPairScorer, export_folder, export_reranker, load_fast_scorer
+    from tasksift.onnx.cross_encoder import (
+        OnnxPairScorer,
+        export_folder,
+        export_reranker,
+        load_fast_scorer,
+    )
     from tasksift.options import SearchRequest
-    from tasksift.rerank import Reranker
+    from tasksift.rerank.reranker import Reranker
     from tasksift.search import Searcher
 
     train, test, qrels = split_queries()

@@ -180,7 +180,7 @@ def _number(rng: np.random.Generator) -> str:
 def _tokenizer():  # noqa: ANN202 - a tokenizers.Tokenizer
     from tokenizers import Tokenizer
 
-    from tasksift.vectors import DEFAULT_MODEL, locate_model
+    from tasksift.vectors.models import DEFAULT_MODEL, locate_model
 
     source = locate_model(DEFAULT_MODEL)
     tokenizer = Tokenizer.from_file(str(source.path / "tokenizer.json"))

@@ -28,7 +28,7 @@ def _chunks() -> tuple[list[str], list[str], list[str]]:
 
     from tasksift.chunks import Chunker, ChunkingConfig
     from tasksift.documents import ReadReport, iter_text_files, read_document
-    from tasksift.vectors import DEFAULT_MODEL, locate_model
+    from tasksift.vectors.models import DEFAULT_MODEL, locate_model
 
     model = locate_model(DEFAULT_MODEL).path
     chunker = Chunker(Tokenizer.from_file(str(model / "tokenizer.json")), 256, "")
@@ -69,7 +69,7 @@ def main() -> int:
         sys.exit("run bench/formats.py first: it assembles the corpus")
     from sentence_transformers import SentenceTransformer
 
-    from tasksift.vectors import DEFAULT_MODEL, locate_model
+    from tasksift.vectors.models import DEFAULT_MODEL, locate_model
 
     pairs = [
         line.split("\t", 1)

@@ -29,18 +29,12 @@ def write_index(folder: Path, chunks: int, seed: int = 0) -> None:
     """An index of ``chunks`` synthetic chunks with planted near-duplicate documents."""
     import pyarrow as pa
 
-    from tasksift.index import (
-        HnswParams,
-        Manifest,
-        ModelInfo,
-        StagedPart,
-        build_graph,
-        chunk_schema,
-        write_generation,
-    )
+    from tasksift.index.generations import StagedPart, write_generation
+    from tasksift.index.hnsw_file import build_graph
+    from tasksift.index.manifest import PARTS_DIR, HnswParams, Manifest, ModelInfo
+    from tasksift.index.sidecar import chunk_schema, write_part
     from tasksift.prompts import PromptSet, Task
-    from tasksift.sidecar import PARTS_DIR, write_part
-    from tasksift.vectors import DEFAULT_MODEL
+    from tasksift.vectors.models import DEFAULT_MODEL
 
     rng = np.random.default_rng(seed)
     vectors = rng.standard_normal((chunks, DIMENSION)).astype(np.float32)

@@ -200,7 +200,7 @@ def test_eval_exact_reports_both_runs(
 def test_exact_search_equals_brute_force(built_index: Path) -> None:
     import numpy as np
 
-    from tasksift.index import load_index
+    from tasksift.index.reader import load_index
     from tasksift.search import exact_search
 
     index = load_index(built_index)

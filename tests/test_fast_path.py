@@ -27,7 +27,7 @@ QUERIES = [
 
 
 def test_the_index_records_a_checked_fast_path(built_index: Path) -> None:
-    from tasksift.index import read_manifest
+    from tasksift.index.reader import read_manifest
 
     record = read_manifest(built_index).fast_path
     assert record["passed"] and record["min_cosine"] >= 0.9999
@@ -35,8 +35,8 @@ def test_the_index_records_a_checked_fast_path(built_index: Path) -> None:
 
 
 def test_fast_query_vectors_match_sentence_transformers(built_index: Path, minilm) -> None:
-    from tasksift.fastpath import FastPathRecord, load_fast_embedder
-    from tasksift.index import read_manifest
+    from tasksift.index.reader import read_manifest
+    from tasksift.onnx.embedder import FastPathRecord, load_fast_embedder
 
     manifest = read_manifest(built_index)
     fast = load_fast_embedder(built_index, FastPathRecord.from_dict(manifest.fast_path))
@@ -79,7 +79,7 @@ def test_search_with_a_fast_path_imports_no_torch(built_index: Path) -> None:
 def test_a_broken_fast_path_falls_back_to_torch_once(
     index_copy: Path, tmp_path: Path, damage: str
 ) -> None:
-    from tasksift.index import read_manifest
+    from tasksift.index.reader import read_manifest
 
     index = index_copy
     folder = index / read_manifest(index).fast_path["directory"]

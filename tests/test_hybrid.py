@@ -152,7 +152,7 @@ def test_update_with_another_analyzer_is_refused_unless_rebuilt(
 
 
 def _best_lexical_scores(index: Path, query: str) -> dict[str, float]:
-    from tasksift.index import load_index
+    from tasksift.index.reader import load_index
 
     loaded = load_index(index, lexical=True)
     scores = loaded.lexical.scores(query)
@@ -209,7 +209,7 @@ def test_eval_all_modes_and_unanswered_queries_count_zero(
 
 
 def test_analyzer_keeps_every_script() -> None:
-    from tasksift.analysis import Analyzer
+    from tasksift.lexical.analyzer import Analyzer
 
     english = Analyzer()
     assert english.terms("The runners were running to the café") == [
@@ -246,10 +246,11 @@ def test_vectors_read_from_the_graph_file_equal_hnswlib_own(
 ) -> None:
     import numpy as np
 
-    import tasksift.index
+    import tasksift.index.hnsw_file
+    from tasksift.index.reader import load_index
 
-    monkeypatch.setattr(tasksift.index, "HNSW_HEADER_BYTES", header)
-    loaded = tasksift.index.load_index(index_copy)
+    monkeypatch.setattr(tasksift.index.hnsw_file, "HNSW_HEADER_BYTES", header)
+    loaded = load_index(index_copy)
     labels = loaded.labels[::-1]
     assert (loaded.vectors.matrix is not None) == (header == 96)  # else get_items serves
     np.testing.assert_array_equal(loaded.vectors.of(labels), loaded.graph.get_items(labels))

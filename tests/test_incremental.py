@@ -36,7 +36,7 @@ def _summary(result) -> dict[str, int]:
 
 def _consistent(index: Path) -> dict:
     """Rows, manifest, live vectors and the lexical side agree; returns the manifest."""
-    from tasksift.index import load_index
+    from tasksift.index.reader import load_index
 
     loaded = load_index(index, lexical=True)
     live = len(loaded.graph.get_ids_list()) - _deleted(loaded)
@@ -182,7 +182,7 @@ def test_interrupted_first_run_resumes(
 def test_permission_denied_while_writing_keeps_the_index(
     corpus: Path, indexed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tasksift.index
+    import tasksift.index.generations
 
     before = tree_digest(indexed)
     (corpus / "new.txt").write_text("A new note about sourdough starters.")
@@ -190,7 +190,7 @@ def test_permission_denied_while_writing_keeps_the_index(
     def denied(*args: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(tasksift.index.os, "replace", denied)
+    monkeypatch.setattr(tasksift.index.generations.os, "replace", denied)
     result = invoke(capsys, "index", corpus, "-i", indexed, "-q")
     assert_one_line_error(result)
     assert "Permission denied" in result.stderr
@@ -234,7 +234,7 @@ def _wait_for_write(index: Path, process: subprocess.Popen, partial: bool) -> No
 
 
 def _versions(index: Path) -> set[str]:
-    from tasksift.index import load_index
+    from tasksift.index.reader import load_index
 
     return {text.split()[1] for text in load_index(index).column("text").to_pylist()}
 

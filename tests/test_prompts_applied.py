@@ -82,7 +82,7 @@ def test_query_vector_equals_the_model_with_the_query_prompt(
 ) -> None:
     from sentence_transformers import SentenceTransformer
 
-    from tasksift.index import read_manifest
+    from tasksift.index.reader import read_manifest
     from tasksift.search import encode_queries, load_query_embedder
 
     index = tmp_path / "index"
@@ -96,7 +96,7 @@ def test_query_vector_equals_the_model_with_the_query_prompt(
 
 
 def test_profile_prompts_override_nothing_for_the_symmetric_default(built_index: Path) -> None:
-    from tasksift.index import read_manifest
+    from tasksift.index.reader import read_manifest
 
     manifest = read_manifest(built_index)
     assert manifest.prompts.profile == "symmetric"
@@ -106,7 +106,7 @@ def test_profile_prompts_override_nothing_for_the_symmetric_default(built_index:
 def test_explicit_prompts_win_over_the_model_config(
     capsys: pytest.CaptureFixture[str], corpus: Path, tmp_path: Path, prompted_model: Path
 ) -> None:
-    from tasksift.index import read_manifest
+    from tasksift.index.reader import read_manifest
 
     index = tmp_path / "index"
     built = invoke(

@@ -82,7 +82,7 @@ def ray_sample(ray_instance: None, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def chunk_rows(index_dir: Path) -> dict[tuple[str, int], tuple[str, np.ndarray]]:
-    from tasksift.index import load_index
+    from tasksift.index.reader import load_index
 
     index = load_index(index_dir)
     vectors = index.vectors.of(index.labels)
@@ -95,7 +95,7 @@ def chunk_rows(index_dir: Path) -> dict[tuple[str, int], tuple[str, np.ndarray]]
 def test_a_ray_built_index_holds_the_local_chunks_and_vectors(
     ray_sample: Path, sample_index: Path
 ) -> None:
-    from tasksift.index import read_manifest
+    from tasksift.index.reader import read_manifest
 
     ray_rows, local_rows = chunk_rows(ray_sample), chunk_rows(sample_index)
     assert list(ray_rows) == list(local_rows)  # same chunks, in the same (pending) order

@@ -51,7 +51,7 @@ def first_use(built_index: Path, tiny_cross_encoder: Path, user_cache: Path) -> 
     result = run_cli(*args, env=env)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TASKSIFT_CACHE_DIR", str(user_cache))
-        from tasksift.fastrerank import export_folder
+        from tasksift.onnx.cross_encoder import export_folder
 
         folder = export_folder(tiny_cross_encoder)
     return result, folder, args, env
@@ -137,8 +137,9 @@ def test_onnx_and_torch_agree_on_best_windows_of_long_texts(
 ) -> None:
     from sentence_transformers import CrossEncoder
 
-    from tasksift.fastrerank import OnnxPairScorer
-    from tasksift.rerank import Reranker, TorchPairScorer
+    from tasksift.onnx.cross_encoder import OnnxPairScorer
+    from tasksift.rerank.loading import TorchPairScorer
+    from tasksift.rerank.reranker import Reranker
 
     folder = first_use[1]
     check = json.loads((folder / "check.json").read_text())
@@ -159,7 +160,7 @@ def test_onnx_and_torch_agree_on_best_windows_of_long_texts(
 def test_windows_cover_a_long_text_on_word_boundaries(minilm_path: Path) -> None:
     from tokenizers import Tokenizer
 
-    from tasksift.rerank import text_windows
+    from tasksift.rerank.reranker import text_windows
 
     tokenizer = Tokenizer.from_file(str(minilm_path / "tokenizer.json"))
     tokenizer.no_truncation()
@@ -232,7 +233,7 @@ def test_a_failed_check_is_kept_and_not_retried(
     first_use: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    import tasksift.fastrerank as fastrerank
+    import tasksift.onnx.cross_encoder as fastrerank
 
     args = first_use[2]
     monkeypatch.setenv("TASKSIFT_CACHE_DIR", str(tmp_path / "cache"))
@@ -371,7 +372,7 @@ def test_explain_shows_the_rerank_score_beside_the_first_stage(
 
 
 def test_scores_are_remembered_across_modes(tiny_cross_encoder: Path, first_use: tuple) -> None:
-    from tasksift.rerank import load_reranker
+    from tasksift.rerank.loading import load_reranker
 
     reranker = load_reranker(str(tiny_cross_encoder))
     calls = []

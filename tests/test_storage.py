@@ -59,18 +59,18 @@ def test_checkpoints_link_earlier_parts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each checkpoint of a first run adds a part and links the earlier ones."""
-    import tasksift.index
+    import tasksift.index.generations
 
     index = tmp_path / "index"
     seen: list[dict[str, int]] = []
-    real = tasksift.index._point_current
+    real = tasksift.index.generations._point_current
 
     def remember(index_dir: Path, name: str) -> None:
         real(index_dir, name)
         parts = (index_dir / name / "parts").glob("*.parquet")
         seen.append({p.name: p.stat().st_ino for p in parts})
 
-    monkeypatch.setattr(tasksift.index, "_point_current", remember)
+    monkeypatch.setattr(tasksift.index.generations, "_point_current", remember)
     result = invoke(capsys, "index", corpus, "-i", index, "-q", "--checkpoint-every", "3")
     assert result.code == 0, result.stderr
     assert len(seen) >= 3  # two checkpoints and the final commit

@@ -178,7 +178,7 @@ def test_metrics_count_a_missing_item_as_wrong() -> None:
 @pytest.fixture(scope="module")
 def indexed_sample(sample_index: Path):
     """The shared sample-corpus index, loaded, and its model."""
-    from tasksift.index import load_index
+    from tasksift.index.reader import load_index
     from tasksift.search import load_query_embedder
 
     index = load_index(sample_index)

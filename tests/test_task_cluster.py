@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tasksift.errors import InputError
-from tasksift.index import LoadedIndex, load_index
+from tasksift.index.reader import LoadedIndex, load_index
 from tasksift.tasks.cluster import Clustering, cluster_documents
 from tasksift.tasks.common import DocumentVectors
 

@@ -417,7 +417,7 @@ def _open_searcher(
     fusion: Fusion | None = None,
     explain: bool = False,
 ) -> Searcher:
-    from tasksift.index import find_index
+    from tasksift.index.generations import find_index
     from tasksift.search import Searcher
 
     searcher = Searcher.open(
@@ -682,9 +682,10 @@ def info(index_path: IndexPath = None, fmt: FormatOption = None) -> None:
     """Show an index's model, task, prompts, counts and sizes."""
     import json
 
-    from tasksift.index import find_index, index_size_on_disk, read_manifest
+    from tasksift.guard import task_support
+    from tasksift.index.generations import find_index, index_size_on_disk
+    from tasksift.index.reader import read_manifest
     from tasksift.output import choose_format, info_table, manifest_record
-    from tasksift.tasks.guard import task_support
 
     index_dir = find_index(index_path)
     manifest = read_manifest(index_dir)

@@ -34,9 +34,9 @@ from tasksift.options import DocumentFilter, OutputFormat
 from tasksift.prompts import Task
 
 if TYPE_CHECKING:
-    from tasksift.index import LoadedIndex
+    from tasksift.index.reader import LoadedIndex
     from tasksift.tasks.classify import Prediction
-    from tasksift.vectors import Embedder
+    from tasksift.vectors.embedder import Embedder
 
 ExplainGuard = Annotated[
     bool, typer.Option("--explain", help="Say why this index's vectors suit the command.")
@@ -48,8 +48,9 @@ def _open(
 ) -> LoadedIndex:
     """The index, once the guard lets ``command`` run on it: a refusal comes before numpy,
     pyarrow or a model is imported, so callers import those after this."""
-    from tasksift.index import find_index, load_index, read_manifest
-    from tasksift.tasks.guard import check_task
+    from tasksift.guard import check_task
+    from tasksift.index.generations import find_index
+    from tasksift.index.reader import load_index, read_manifest
 
     index_dir = find_index(index_path)
     manifest = read_manifest(index_dir)

@@ -78,3 +78,9 @@ class PartialError(TasksiftError):
     """The run finished, but some inputs were skipped (each already reported)."""
 
     exit_code = ExitCode.PARTIAL
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message as one line for the user: its first line, else its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -21,7 +21,7 @@ from tasksift.options import OutputFormat
 from tasksift.prompts import FROM_MODEL_CONFIG, describe_profiles
 
 if TYPE_CHECKING:
-    from tasksift.index import Manifest
+    from tasksift.index.manifest import Manifest
     from tasksift.search import Hit
 
 SNIPPET_CHARS = 240

@@ -33,7 +33,9 @@ from tasksift.errors import (
     NoDocumentsError,
     UsageError,
 )
-from tasksift.index import CURRENT_FILE, LoadedIndex, Manifest, load_index, remove_stale_generations
+from tasksift.index.generations import CURRENT_FILE, remove_stale_generations
+from tasksift.index.manifest import Manifest
+from tasksift.index.reader import LoadedIndex, load_index
 from tasksift.pipeline.engine import Engine
 from tasksift.pipeline.plan import (
     IndexOptions,
@@ -43,7 +45,7 @@ from tasksift.pipeline.plan import (
     plan_update,
 )
 from tasksift.pipeline.writer import Writer
-from tasksift.vectors import canonical_model_name
+from tasksift.vectors.models import canonical_model_name
 
 __all__ = ["IndexOptions", "IndexSummary", "Reporter", "SilentReporter", "build_index"]
 
@@ -141,7 +143,7 @@ def _check_corpus(corpus: Path) -> None:
 
 
 def _check_language(language: str) -> None:
-    from tasksift.analysis import Analyzer
+    from tasksift.lexical.analyzer import Analyzer
 
     try:
         Analyzer.for_language(language)

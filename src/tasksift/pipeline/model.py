@@ -11,16 +11,12 @@ import numpy as np
 
 from tasksift.chunks import Chunk, Chunker, ChunkingConfig
 from tasksift.errors import InputError
-from tasksift.fastpath import export_query_encoder
-from tasksift.index import Manifest, ModelInfo
+from tasksift.index.manifest import Manifest, ModelInfo
+from tasksift.onnx.embedder import export_query_encoder
 from tasksift.pipeline.plan import IndexOptions, Reporter
 from tasksift.prompts import PromptSet, Task, config_prompts, resolve_prompts
-from tasksift.vectors import (
-    DEFAULT_MODEL,
-    Embedder,
-    SentenceTransformerEmbedder,
-    load_embedder,
-)
+from tasksift.vectors.embedder import Embedder, SentenceTransformerEmbedder, load_embedder
+from tasksift.vectors.models import DEFAULT_MODEL
 
 DEFAULT_OVERLAP = 32
 EMBED_SLICE = 128  # chunks per progress step; sorted by length so padding stays small

@@ -10,7 +10,6 @@ from typing import Protocol
 
 import numpy as np
 
-from tasksift.analysis import DEFAULT_LANGUAGE
 from tasksift.documents import (
     Document,
     ReadReport,
@@ -20,7 +19,9 @@ from tasksift.documents import (
     reader_of_suffix,
     reader_versions,
 )
-from tasksift.index import HnswParams, LoadedIndex
+from tasksift.index.manifest import HnswParams
+from tasksift.index.reader import LoadedIndex
+from tasksift.lexical.analyzer import DEFAULT_LANGUAGE
 from tasksift.options import CHECKPOINT_DOCUMENTS, CHECKPOINT_SECONDS
 from tasksift.prompts import Task
 

@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from tasksift.chunks import Chunker, ChunkingConfig
 from tasksift.documents import Document, ReadReport, read_document
-from tasksift.errors import InputError, TasksiftError, UsageError
+from tasksift.errors import InputError, TasksiftError, UsageError, first_line
 from tasksift.pipeline.engine import EmbeddedBatch
 from tasksift.pipeline.model import OpenModel
 from tasksift.pipeline.plan import Pending, Reporter, SilentReporter
@@ -166,7 +166,7 @@ def _connect(address: str | None) -> bool:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"at {address}" if address else "on this machine"
         raise InputError(
-            f"cannot start or reach a Ray cluster {where}: {_first_line(exc)}"
+            f"cannot start or reach a Ray cluster {where}: {first_line(exc)}"
         ) from None
     return True
 
@@ -228,11 +228,6 @@ def _assemble(
     reporter.advance(len(chunks))
     read = sum(sizes.get(doc_id, 0) for doc_id in columns["doc_id"])
     return EmbeddedBatch(documents, chunks, vectors, len(columns["doc_id"]), read)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # -- the workers
@@ -338,7 +333,7 @@ class _EmbeddingActor:
 def _open_model(manifest: str, threads: int) -> OpenModel:
     """The index's model on this worker: on its GPU when Ray gave it one (the embedder
     picks CUDA when it is visible), else on ``threads`` CPU threads."""
-    from tasksift.index import Manifest
+    from tasksift.index.manifest import Manifest
     from tasksift.pipeline.model import open_index_model
 
     if threads:

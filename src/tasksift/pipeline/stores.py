@@ -15,17 +15,11 @@ import numpy as np
 
 from tasksift.chunks import Chunk
 from tasksift.documents import Document
-from tasksift.index import (
-    CHUNK_COLUMNS,
-    TERMS_COLUMN,
-    HnswParams,
-    LoadedIndex,
-    Manifest,
-    StagedPart,
-    build_graph,
-    chunk_schema,
-)
-from tasksift.sidecar import PARTS_DIR, write_part
+from tasksift.index.generations import StagedPart
+from tasksift.index.hnsw_file import build_graph
+from tasksift.index.manifest import PARTS_DIR, HnswParams, Manifest
+from tasksift.index.reader import LoadedIndex
+from tasksift.index.sidecar import CHUNK_COLUMNS, TERMS_COLUMN, chunk_schema, write_part
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -19,30 +19,18 @@ from pathlib import Path
 
 from tasksift.documents import ReadReport, reader_versions
 from tasksift.errors import IndexWriteError, InputError, NoDocumentsError
-from tasksift.fastpath import FastPathRecord, remove_other_encoders
-from tasksift.index import (
-    FORMAT_VERSION,
-    LEXICAL_DIR,
-    PENDING_PREFIX,
-    VECTORS_FILE,
-    LoadedIndex,
-    Manifest,
-    generation_dir,
-    write_generation,
-)
-from tasksift.lexical import (
-    Bm25Params,
-    LexicalRecord,
-    TermLists,
-    TermStore,
-    engine_name,
-    legacy_terms,
-)
+from tasksift.index.generations import PENDING_PREFIX, generation_dir, write_generation
+from tasksift.index.hnsw_file import VECTORS_FILE
+from tasksift.index.manifest import FORMAT_VERSION, Manifest
+from tasksift.index.reader import LoadedIndex
+from tasksift.index.sidecar import Sidecar, read_terms
+from tasksift.lexical.record import LEXICAL_DIR, Bm25Params, LexicalRecord, engine_name
+from tasksift.lexical.terms import TermStore, legacy_terms
+from tasksift.onnx.embedder import FastPathRecord, remove_other_encoders
 from tasksift.pipeline.engine import EmbeddedBatch, Engine, LocalEngine
 from tasksift.pipeline.model import OpenModel, export_fast_path, open_index_model, open_new_model
 from tasksift.pipeline.plan import IndexOptions, Plan, Reporter, nothing_to_index
 from tasksift.pipeline.stores import ChunkParts, VectorSlots
-from tasksift.sidecar import Sidecar
 
 
 class Writer:
@@ -141,7 +129,7 @@ class Writer:
         if record is not None:
             store = TermStore.load(existing.folder / LEXICAL_DIR, record)
         else:
-            from tasksift.analysis import Analyzer
+            from tasksift.lexical.analyzer import Analyzer
 
             try:
                 analyzer = Analyzer.for_language(self.options.language_or_default)
@@ -239,7 +227,7 @@ class Writer:
         def write(folder: Path, sidecar: Sidecar) -> dict:
             if complete:
                 self.reporter.status("building lexical index")
-            lists = TermLists.of_parts(sidecar.parquet_files()) if complete else None
+            lists = read_terms(sidecar.parquet_files()) if complete else None
             return terms.write(folder, lists).to_dict()
 
         return write

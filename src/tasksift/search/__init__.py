@@ -6,6 +6,7 @@ Modules: ``guard`` (refuse a mismatched request before any model loads), ``dense
 ``searcher`` (the ``Searcher`` that ties them together).
 """
 
+from tasksift.guard import check_request
 from tasksift.search.dense import (
     AllowedLabels,
     encode_queries,
@@ -16,7 +17,6 @@ from tasksift.search.dense import (
     top_documents,
 )
 from tasksift.search.fusion import Fusion
-from tasksift.search.guard import check_request
 from tasksift.search.hits import Explanation, Hit, best_per_document, rank_hits
 from tasksift.search.searcher import Searcher, choose_mode
 

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tasksift.index import DocumentRows, LoadedIndex, Manifest
+from tasksift.index.manifest import Manifest
+from tasksift.index.reader import LoadedIndex
+from tasksift.index.rows import DocumentRows
 from tasksift.options import DocumentFilter
 from tasksift.search.hits import Hit, best_per_document, hit_at
-from tasksift.vectors import Embedder, load_embedder
+from tasksift.vectors.embedder import Embedder, load_embedder
 
 
 def load_query_embedder(manifest: Manifest) -> Embedder:
@@ -36,7 +38,8 @@ def open_query_embedder(index_dir: Path, manifest: Manifest) -> tuple[Embedder, 
     """
     if os.environ.get("TASKSIFT_FAST_PATH", "1") == "0":
         return load_query_embedder(manifest), None
-    from tasksift.fastpath import FastPathRecord, FastPathUnavailable, load_fast_embedder
+    from tasksift.onnx.embedder import FastPathRecord, load_fast_embedder
+    from tasksift.onnx.runtime import FastPathUnavailable
 
     try:
         record = FastPathRecord.from_dict(manifest.fast_path)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tasksift.index import LoadedIndex
+    from tasksift.index.reader import LoadedIndex
 
 
 @dataclass(frozen=True)

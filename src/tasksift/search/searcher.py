@@ -18,9 +18,11 @@ import numpy as np
 
 from tasksift.chunks import untruncated
 from tasksift.errors import MismatchError
-from tasksift.index import LoadedIndex, Manifest, load_index, read_manifest
+from tasksift.guard import check_request
+from tasksift.index.manifest import Manifest
+from tasksift.index.reader import LoadedIndex, load_index, read_manifest
 from tasksift.options import DEFAULT_CANDIDATES, DocumentFilter, SearchMode, SearchRequest
-from tasksift.search import lexical as lexical_side
+from tasksift.search import bm25 as lexical_side
 from tasksift.search.dense import (
     EXACT_FILTER_LIMIT,
     AllowedLabels,
@@ -34,16 +36,15 @@ from tasksift.search.dense import (
     top_documents,
 )
 from tasksift.search.fusion import Fusion, chunk_scale, fuse, ranks_in, segment_best
-from tasksift.search.guard import check_request
 from tasksift.search.hits import Explanation, Hit, best_per_document, hit_at, rank_hits
-from tasksift.vectors import Embedder
+from tasksift.vectors.embedder import Embedder
 
 T = TypeVar("T")
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-    from tasksift.rerank import Reranker
+    from tasksift.rerank.reranker import Reranker
 
 
 def choose_mode(manifest: Manifest, asked: SearchMode | None, index_dir: Path) -> SearchMode:
@@ -107,7 +108,7 @@ class Searcher:
         wants_lexical = chosen is not SearchMode.DENSE or explain
         reranker = None
         if rerank_model is not None:  # first: a missing one fails before the index loads
-            from tasksift.rerank import open_reranker
+            from tasksift.rerank.loading import open_reranker
 
             reranker, note = open_reranker(rerank_model)
             notes += [note] if note else []
@@ -178,7 +179,9 @@ class Searcher:
             else:
                 found = self._hybrid(queries, mask, pool, as_chunks, exact, allowed, more)
         if self.reranker is not None:
-            reranked = self.reranker.rerank_many(queries, found)  # all pairs scored together
+            texts = [[hit.text for hit in hits] for hits in found]
+            scores = self.reranker.score_many(queries, texts)  # all pairs scored together
+            reranked = [_rescored(h, s) for h, s in zip(found, scores, strict=True)]
             found = [
                 rank_hits(h, k) if chunks else best_per_document(h, k, "rerank_score", per_doc)
                 for h in reranked
@@ -365,7 +368,7 @@ class Searcher:
         """Hits whose explanation lists the query words found in their chunk."""
         if self.index.lexical is None:
             return hits
-        from tasksift.analysis import matching_words
+        from tasksift.lexical.analyzer import matching_words
 
         analyzer = self.index.lexical.analyzer
         explained = []
@@ -415,3 +418,12 @@ def _ranks_higher(dense_rank: int, lexical_rank: int) -> bool:
     if dense_rank == 0:
         return False
     return lexical_rank == 0 or dense_rank <= lexical_rank
+
+
+def _rescored(hits: list[Hit], scores: np.ndarray) -> list[Hit]:
+    """``hits`` with their reranker ``scores``, best first (ties keep the first stage's order)."""
+    rescored = []
+    for hit, score in zip(hits, scores, strict=True):
+        why = hit.explanation and replace(hit.explanation, first_stage_rank=hit.rank)
+        rescored.append(replace(hit, rerank_score=float(score), explanation=why))
+    return sorted(rescored, key=lambda h: h.rerank_score, reverse=True)

@@ -17,9 +17,9 @@ from typing import Literal
 import numpy as np
 
 from tasksift.errors import InputError, UsageError
-from tasksift.index import LoadedIndex
+from tasksift.index.reader import LoadedIndex
 from tasksift.tasks.common import DocumentVectors, encode_documents
-from tasksift.vectors import Embedder
+from tasksift.vectors.embedder import Embedder
 
 Method = Literal["centroid", "knn"]
 METHODS: tuple[str, ...] = ("centroid", "knn")

@@ -24,8 +24,8 @@ from tasksift.errors import InputError
 if TYPE_CHECKING:
     import numpy as np
 
-    from tasksift.analysis import Analyzer
-    from tasksift.index import LoadedIndex
+    from tasksift.index.reader import LoadedIndex
+    from tasksift.lexical.analyzer import Analyzer
 
 N_INIT = 10  # KMeans restarts for the clustering returned
 SCAN_N_INIT = 3  # restarts per k while choosing k (``auto``)
@@ -181,8 +181,8 @@ def _central(ids: np.ndarray, matrix: np.ndarray, labels: np.ndarray, c: int) ->
 
 def _analyzer(index: LoadedIndex) -> Analyzer:
     """The index's analyzer (its lexical side, else its manifest's record), else the default."""
-    from tasksift.analysis import Analyzer
-    from tasksift.lexical import LexicalRecord
+    from tasksift.lexical.analyzer import Analyzer
+    from tasksift.lexical.record import LexicalRecord
 
     if index.lexical is not None:
         return index.lexical.analyzer

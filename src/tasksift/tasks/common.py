@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasksift.index import LoadedIndex
-from tasksift.vectors import Embedder
+from tasksift.index.reader import LoadedIndex
+from tasksift.vectors.embedder import Embedder
 
 
 @dataclass(frozen=True)

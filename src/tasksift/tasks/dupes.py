@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasksift.index import LoadedIndex
+from tasksift.index.reader import LoadedIndex
 from tasksift.search.dense import chunk_candidates
 from tasksift.tasks.common import DocumentVectors
 

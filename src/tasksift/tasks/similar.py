@@ -14,7 +14,7 @@ import contextlib
 import numpy as np
 
 from tasksift.errors import InputError
-from tasksift.index import LoadedIndex
+from tasksift.index.reader import LoadedIndex
 from tasksift.options import DocumentFilter
 from tasksift.search.dense import (
     EXACT_FILTER_LIMIT,

@@ -1,21 +1,9 @@
-"""The fast query path: the query side of the model as ONNX, run without torch.
-
-At index time ``export_query_encoder`` traces tokenizer output -> transformer -> pooling ->
-normalization of the sentence-transformers model to ONNX, runs probe texts (with the query
-prompt) through both, and keeps the export only if every probe vector is within cosine
-``MIN_COSINE`` of sentence-transformers' own. The result is recorded in the manifest.
-
-At query time ``OnnxQueryEmbedder`` encodes queries with onnxruntime and the model's Rust
-tokenizer: no torch, transformers or sentence-transformers import, so a search answers in
-well under a second. Before use it re-encodes a stored probe and compares it with the
-stored reference vector; any failure sends the search back to the torch path.
-"""
+"""Split from tasksift.fastpath: TODO."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -24,15 +12,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tasksift.errors import first_line
+
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-    from tasksift.vectors import SentenceTransformerEmbedder
+    from tasksift.vectors.embedder import SentenceTransformerEmbedder
+from tasksift.onnx.runtime import (
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    FastPathUnavailable,
+    open_onnx_model,
+    pad_token,
+)
 
 MIN_COSINE = 0.9999
 FAST_DIR = "query-encoder"
-MODEL_FILE = "model.onnx"
-TOKENIZER_FILE = "tokenizer.json"
 CHECK_FILE = "check.json"
 PROBES = (
     "what is the capital of France",
@@ -44,14 +39,6 @@ PROBES = (
     "0-dimensional biomaterials show inductive properties.",
     " ".join(["a long query that goes past the model's maximum sequence length"] * 60),
 )
-
-
-class FastPathUnavailable(Exception):
-    """The fast path cannot be used; the message says why."""
-
-
-class DamagedExport(FastPathUnavailable):
-    """An export's files are unreadable, or it fails its self-check."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +97,7 @@ def export_query_encoder(
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     except Exception as exc:  # any export failure leaves the torch path, never a broken index
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         return FastPathRecord(None, False, reason=f"export failed: {reason[:200]}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -172,37 +159,6 @@ def _export(embedder: SentenceTransformerEmbedder, query_prompt: str, folder: Pa
     }
     (folder / CHECK_FILE).write_text(json.dumps(check), encoding="utf-8")
     return float(cosines.min())
-
-
-def open_onnx_model(folder: Path) -> tuple[Any, Tokenizer]:
-    """An onnxruntime CPU session of ``folder``'s model and its Rust tokenizer, without
-    torch; FastPathUnavailable saying why when either cannot be loaded."""
-    try:
-        import onnxruntime
-        from tokenizers import Tokenizer
-    except ImportError as exc:
-        raise FastPathUnavailable(f"{exc.name} is not installed") from None
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = min(4, os.cpu_count() or 1)
-    try:
-        session = onnxruntime.InferenceSession(
-            str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
-        )
-        return session, Tokenizer.from_file(str(folder / TOKENIZER_FILE))
-    except Exception as exc:
-        raise DamagedExport(f"cannot load {folder}: {exc}") from None
-
-
-def pad_token(tokenizer: Tokenizer) -> str:
-    """The token a model pads with: the tokenizer's own, else a usual one it knows."""
-    padding = tokenizer.padding
-    if padding and padding.get("pad_token"):
-        return padding["pad_token"]
-    for token in ("[PAD]", "<pad>", "<|endoftext|>"):
-        if tokenizer.token_to_id(token) is not None:
-            return token
-    return "[PAD]"
 
 
 class OnnxQueryEmbedder:

@@ -18,57 +18,60 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tasksift.index.manifest import MANIFEST_KEY, Manifest, PartRecord
+from tasksift.lexical.terms import TermLists
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-PARTS_DIR = "parts"
 LEGACY_CHUNKS_FILE = "chunks.parquet"
 ROW_GROUP_ROWS = 8192
 IPC_BATCH_ROWS = 65536
+VECTORS_SUFFIX = ".vectors.npy"  # a part's vectors, in a checkpoint
+CHUNK_COLUMNS: Mapping[str, str] = {
+    "label": "int64",
+    "doc_id": "string",
+    "path": "string",
+    "ordinal": "int32",
+    "start": "int64",
+    "end": "int64",
+    "text": "string",
+    "doc_sha256": "string",
+    "doc_size": "int64",
+    "doc_mtime_ns": "int64",
+    "section": "string",  # heading path, null when none
+    "page": "int32",  # 1-based page where the chunk starts (PDF), else null
+    "line_start": "int64",  # 1-based lines of the file (text formats), else null
+    "line_end": "int64",
+    "reader": "string",  # kind:version of the reader that extracted the document
+}
+LOCATION_COLUMNS = ("section", "page", "line_start", "line_end", "reader")  # may be absent
+TERMS_COLUMN = "terms"  # the chunk's analyzed terms: ids into lexical/vocabulary.json
+
+
+def chunk_schema(manifest: Manifest) -> pa.Schema:
+    """The schema of a sidecar part: every chunk column, the terms, and the manifest."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            *(pa.field(k, pa.type_for_alias(v)) for k, v in CHUNK_COLUMNS.items()),
+            pa.field(TERMS_COLUMN, pa.list_(pa.uint32())),
+        ],
+        metadata={MANIFEST_KEY: manifest.to_json().encode()},
+    )
+
+
 SEARCH_COLUMNS = (
     "label", "doc_id", "path", "ordinal", "start", "end", "text", "section", "page",
     "line_start", "line_end",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class PartRecord:
-    """One part as the manifest lists it: file stem, rows, bytes of its two files."""
-
-    name: str
-    rows: int
-    parquet_bytes: int
-    arrow_bytes: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "rows": self.rows,
-            "parquet_bytes": self.parquet_bytes,
-            "arrow_bytes": self.arrow_bytes,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PartRecord:
-        return cls(
-            str(data["name"]),
-            int(data["rows"]),
-            int(data["parquet_bytes"]),
-            int(data["arrow_bytes"]),
-        )
-
-    def files(self, folder: Path) -> tuple[Path, Path]:
-        """The part's Parquet and Arrow files under a generation ``folder``."""
-        return (
-            folder / PARTS_DIR / f"{self.name}.parquet",
-            folder / PARTS_DIR / f"{self.name}.arrow",
-        )
 
 
 def write_part(folder: Path, name: str, table: pa.Table, schema: pa.Schema) -> PartRecord:
@@ -176,8 +179,6 @@ class Sidecar:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from tasksift.index import CHUNK_COLUMNS
-
         pieces = []
         for path in files or self.parquet_files():
             present = set(pq.read_schema(path).names)
@@ -212,3 +213,34 @@ class Sidecar:
             row = batches[b].slice(position - int(starts[b]), 1)
             out.append({name: row.column(name)[0].as_py() for name in columns})
         return out
+
+
+def read_terms(files: Sequence[Path]) -> TermLists:
+    """The ``terms`` column of sidecar part files, read a part at a time into one array
+    (sized from the Parquet metadata), so that memory holds the terms about once."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    bound = sum(_values_in(pq.ParquetFile(path).metadata, "terms") for path in files)
+    ids = np.empty(bound, dtype=np.uint32)
+    counts, filled = [], 0
+    for path in files:
+        for chunk in pq.read_table(path, columns=["terms"]).column(0).chunks:
+            offsets = to_numpy(chunk.offsets)
+            values = to_numpy(chunk.values)[offsets[0] : offsets[-1]]
+            ids[filled : filled + len(values)] = values
+            filled += len(values)
+            counts.append(np.diff(offsets))
+    lengths = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+    return TermLists(ids[:filled], np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+
+
+def _values_in(metadata: pq.FileMetaData, column: str) -> int:
+    """How many values (list elements, and a slot per empty list) a column holds."""
+    total = 0
+    for group in range(metadata.num_row_groups):
+        chunks = metadata.row_group(group)
+        for i in range(chunks.num_columns):
+            if chunks.column(i).path_in_schema.split(".")[0] == column:
+                total += chunks.column(i).num_values
+    return total

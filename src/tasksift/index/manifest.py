@@ -1,0 +1,143 @@
+"""Split from tasksift.index_old: TODO."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasksift import __version__
+from tasksift.errors import CorruptIndexError
+from tasksift.prompts import PromptSet, Task
+
+if TYPE_CHECKING:
+    pass
+
+
+PARTS_DIR = "parts"  # a generation's sidecar parts
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    """One part as the manifest lists it: file stem, rows, bytes of its two files."""
+
+    name: str
+    rows: int
+    parquet_bytes: int
+    arrow_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            "parquet_bytes": self.parquet_bytes,
+            "arrow_bytes": self.arrow_bytes,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PartRecord:
+        return cls(
+            str(data["name"]),
+            int(data["rows"]),
+            int(data["parquet_bytes"]),
+            int(data["arrow_bytes"]),
+        )
+
+    def files(self, folder: Path) -> tuple[Path, Path]:
+        """The part's Parquet and Arrow files under a generation ``folder``."""
+        return (
+            folder / PARTS_DIR / f"{self.name}.parquet",
+            folder / PARTS_DIR / f"{self.name}.arrow",
+        )
+
+
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)  # 1: one chunks.parquet, terms in lexical/; 2: parts
+READABLE_TEXT = " and ".join(map(str, READABLE_FORMATS))
+MANIFEST_KEY = b"tasksift"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    path: str | None
+    revision: str | None
+    fingerprint: str
+    dimension: int
+    max_seq_length: int
+    normalize: bool = True
+    trust_remote_code: bool = False
+
+
+@dataclass(frozen=True)
+class HnswParams:
+    space: str = "cosine"
+    M: int = 16
+    ef_construction: int = 200
+    ef: int = 100
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything needed to reproduce an index's vectors and to check a search against it."""
+
+    model: ModelInfo
+    task: Task
+    prompts: PromptSet
+    chunking: dict[str, int]
+    hnsw: HnswParams
+    documents: int
+    chunks: int
+    corpus_root: str
+    vectors_bytes: int = 0
+    vectors_total: int = 0  # slots in the hnswlib file, deleted ones included
+    complete: bool = True  # False for a checkpoint of a run that has not finished
+    fast_path: dict[str, Any] | None = None  # see tasksift.fastpath.FastPathRecord
+    lexical: dict[str, Any] | None = None  # see tasksift.lexical.LexicalRecord; None: dense only
+    readers: dict[str, int] | None = None  # kind -> version of the readers (documents)
+    parts: list[dict[str, Any]] | None = None  # sidecar parts (PartRecord); None: format 1
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    tool_version: str = __version__
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["task"] = self.task.value
+        data["prompts"] = self.prompts.to_dict()
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Manifest:
+        data: dict[str, Any] = json.loads(text)
+        version = data.get("format_version")
+        if version not in READABLE_FORMATS:
+            raise CorruptIndexError(
+                f"index format version {version!r} is not supported by tasksift {__version__} "
+                f"(reads versions {READABLE_TEXT}); rebuild it with `tasksift index --rebuild`"
+            )
+        return cls(
+            model=ModelInfo(**data["model"]),
+            task=Task(data["task"]),
+            prompts=PromptSet.from_dict(data["prompts"]),
+            chunking={k: int(v) for k, v in data["chunking"].items()},
+            hnsw=HnswParams(**data["hnsw"]),
+            documents=int(data["documents"]),
+            chunks=int(data["chunks"]),
+            corpus_root=data["corpus_root"],
+            vectors_bytes=int(data.get("vectors_bytes", 0)),
+            vectors_total=int(data.get("vectors_total", data["chunks"])),
+            complete=bool(data.get("complete", True)),
+            fast_path=data.get("fast_path"),
+            lexical=data.get("lexical"),
+            readers=data.get("readers"),
+            parts=data.get("parts"),
+            created_at=data["created_at"],
+            tool_version=data["tool_version"],
+            format_version=version,
+        )
+
+    @property
+    def part_records(self) -> list[PartRecord] | None:
+        return None if self.parts is None else [PartRecord.from_dict(p) for p in self.parts]

@@ -1,0 +1,1 @@
+"""The lexical side: analyzer, term store, BM25 matrix and scorer."""

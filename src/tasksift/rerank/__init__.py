@@ -1,0 +1,1 @@
+"""Rerank: rescore first-stage candidates with a cross-encoder."""

@@ -1,0 +1,153 @@
+"""Split from tasksift.vectors_old: TODO."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from tasksift.errors import MismatchError, ModelLoadError, first_line
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
+from tasksift.vectors.models import (
+    ModelSource,
+    loadable_target,
+    locate_model,
+    verify_bundled_weights,
+    weights_fingerprint,
+)
+
+
+class Embedder(Protocol):
+    """What the pipeline needs of an embedding model."""
+
+    name: str
+    dimension: int
+    max_seq_length: int
+    fingerprint: str
+
+    def encode(
+        self, texts: list[str], prompt: str, adapter: str | None = None, batch_size: int = 32
+    ) -> np.ndarray:
+        """Unit-length float32 vectors of ``prompt + text`` for each text."""
+        ...
+
+    @property
+    def tokenizer(self) -> Tokenizer: ...
+
+
+class SentenceTransformerEmbedder:
+    """An :class:`Embedder` over a sentence-transformers model."""
+
+    def __init__(self, model: SentenceTransformer, source: ModelSource, fingerprint: str) -> None:
+        self._model = model
+        self.source = source
+        self.name = source.name
+        self.fingerprint = fingerprint
+        dimension = getattr(model, "get_embedding_dimension", None) or (
+            model.get_sentence_embedding_dimension
+        )
+        self.dimension = int(dimension() or 0)
+        self.max_seq_length = int(model.max_seq_length)
+
+    @property
+    def model(self) -> SentenceTransformer:
+        return self._model
+
+    @property
+    def prompts(self) -> dict[str, str]:
+        return dict(self._model.prompts)
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        backend = getattr(self._model.tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            raise ModelLoadError(
+                f"model {self.name} has no fast (Rust) tokenizer; tasksift needs one to chunk by "
+                "tokens"
+            )
+        return backend
+
+    def encode(
+        self, texts: list[str], prompt: str, adapter: str | None = None, batch_size: int = 32
+    ) -> np.ndarray:
+        extra: dict[str, Any] = {"task": adapter} if adapter else {}
+        vectors = self._model.encode(
+            texts,
+            prompt=prompt,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+            **extra,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def quiet_transformers() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+
+def load_embedder(
+    name: str,
+    *,
+    trust_remote_code: bool = False,
+    device: str | None = None,
+    expected_fingerprint: str | None = None,
+) -> SentenceTransformerEmbedder:
+    """Load ``name`` (the default model, a local folder or a Hugging Face id) for encoding.
+
+    With ``expected_fingerprint`` (an index's), refuse a model whose weights differ.
+    """
+    source = locate_model(name)
+    if source.bundled:
+        verify_bundled_weights(source.path)
+    target = loadable_target(source)
+    quiet_transformers()
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        model = SentenceTransformer(target, device=device, trust_remote_code=trust_remote_code)
+    except Exception as exc:
+        raise ModelLoadError(_load_failure_message(source.name, exc, trust_remote_code)) from exc
+    fingerprint = (
+        weights_fingerprint(source.path) if source.path is not None else _state_fingerprint(model)
+    )
+    if expected_fingerprint is not None and fingerprint != expected_fingerprint:
+        raise MismatchError(
+            f"the weights of model '{source.name}' changed since the index was built "
+            f"({fingerprint[:19]}... now, {expected_fingerprint[:19]}... then); rebuild the "
+            "index: tasksift index CORPUS --rebuild"
+        )
+    return SentenceTransformerEmbedder(model, source, fingerprint)
+
+
+def _state_fingerprint(model: SentenceTransformer) -> str:
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return "sha256-state:" + digest.hexdigest()
+
+
+def _load_failure_message(name: str, exc: Exception, trust_remote_code: bool) -> str:
+    text = first_line(exc)
+    if "trust_remote_code" in str(exc) and not trust_remote_code:
+        return f"model {name} runs its own code; if you trust it, rerun with --trust-remote-code"
+    if Path(name).is_absolute() or name.startswith((".", "~")):
+        return f"cannot load model from {name}: {text}"
+    return (
+        f"cannot load model {name!r}: {text}. It is not a local folder and could not be fetched "
+        "from the Hugging Face Hub (offline?); download it where there is network "
+        "(huggingface-cli download) or pass a local folder with --model"
+    )
