@@ -48,8 +48,9 @@ def read_and_chunk() -> tuple[dict[str, tuple[int, int, float]], float]:
     """Per reader kind: (files, pages, read seconds); and the seconds chunking took."""
     from tokenizers import Tokenizer
 
-    from tasksift.chunks import Chunker, ChunkingConfig
+    from tasksift.chunks import Chunker
     from tasksift.documents import ReadReport, iter_text_files, read_document
+    from tasksift.options import ChunkingConfig
     from tasksift.vectors.models import DEFAULT_MODEL, locate_model
 
     model = locate_model(DEFAULT_MODEL).path

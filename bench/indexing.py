@@ -42,11 +42,10 @@ def lexical_seconds(index: Path) -> tuple[float, int]:
     import numpy as np
 
     from tasksift.index.reader import load_index
-    from tasksift.lexical.record import LexicalRecord
     from tasksift.lexical.terms import TermLists, TermStore
 
     loaded = load_index(index)
-    record = LexicalRecord.from_dict(loaded.manifest.lexical)
+    record = loaded.manifest.lexical
     texts = loaded.column("text").to_pylist()
     store = TermStore(record.analyzer, record.bm25)
     began = time.perf_counter()

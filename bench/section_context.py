@@ -26,8 +26,9 @@ def _chunks() -> tuple[list[str], list[str], list[str]]:
     chunker."""
     from tokenizers import Tokenizer
 
-    from tasksift.chunks import Chunker, ChunkingConfig
+    from tasksift.chunks import Chunker
     from tasksift.documents import ReadReport, iter_text_files, read_document
+    from tasksift.options import ChunkingConfig
     from tasksift.vectors.models import DEFAULT_MODEL, locate_model
 
     model = locate_model(DEFAULT_MODEL).path

@@ -33,6 +33,7 @@ def write_index(folder: Path, chunks: int, seed: int = 0) -> None:
     from tasksift.index.hnsw_file import build_graph
     from tasksift.index.manifest import PARTS_DIR, HnswParams, Manifest, ModelInfo
     from tasksift.index.sidecar import chunk_schema, write_part
+    from tasksift.options import ChunkingConfig
     from tasksift.prompts import PromptSet, Task
     from tasksift.vectors.models import DEFAULT_MODEL
 
@@ -68,7 +69,7 @@ def write_index(folder: Path, chunks: int, seed: int = 0) -> None:
         model=ModelInfo(DEFAULT_MODEL, None, None, "synthetic", DIMENSION, 256),
         task=Task.SIMILARITY,
         prompts=PromptSet("", ""),
-        chunking={"chunk_tokens": 254, "overlap": 32},
+        chunking=ChunkingConfig(254, 32),
         hnsw=HnswParams(),
         documents=documents,
         chunks=chunks,

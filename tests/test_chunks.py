@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
-from tasksift.chunks import Chunker, ChunkingConfig
+from tasksift.chunks import Chunker
 from tasksift.documents import Document
+from tasksift.options import ChunkingConfig
 
 LONG = (
     Path(__file__).parent / "data" / "mini_corpus" / "nature" / "riverbank-erosion.md"

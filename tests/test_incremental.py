@@ -46,7 +46,7 @@ def _consistent(index: Path) -> dict:
     if loaded.manifest.complete:
         assert loaded.lexical.retriever.scores["num_docs"] == loaded.sidecar.num_rows
     else:  # a checkpoint: the BM25 matrix is built once the run completes
-        assert loaded.lexical is None and loaded.manifest.lexical["matrix"] is False
+        assert loaded.lexical is None and loaded.manifest.lexical.matrix is False
     return json.loads(loaded.manifest.to_json())
 
 

@@ -19,6 +19,7 @@ from tokenizers import Encoding, Tokenizer
 
 from tasksift.documents import Document
 from tasksift.errors import InputError
+from tasksift.options import ChunkingConfig
 
 
 @dataclass(frozen=True)
@@ -32,21 +33,6 @@ class Chunk:
     page: int | None = None  # 1-based page where the chunk starts (PDF)
     line_start: int | None = None  # 1-based lines of the file (text formats)
     line_end: int | None = None
-
-
-@dataclass(frozen=True)
-class ChunkingConfig:
-    chunk_tokens: int
-    overlap: int
-
-    def __post_init__(self) -> None:
-        if self.chunk_tokens < 8:
-            raise ValueError(f"chunk size must be at least 8 tokens, got {self.chunk_tokens}")
-        if not 0 <= self.overlap < self.chunk_tokens // 2 + 1:
-            raise ValueError(
-                f"overlap must be between 0 and half the chunk size ({self.chunk_tokens // 2}), "
-                f"got {self.overlap}"
-            )
 
 
 def untruncated(tokenizer: Tokenizer) -> Tokenizer:

@@ -76,3 +76,20 @@ class DocumentFilter:
             return False
         suffixes = tuple("." + t.lower().lstrip(".") for t in self.types)
         return not suffixes or doc_id.lower().endswith(suffixes)
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """How documents are cut into chunks: tokens per chunk, and tokens neighbours share."""
+
+    chunk_tokens: int
+    overlap: int
+
+    def __post_init__(self) -> None:
+        if self.chunk_tokens < 8:
+            raise ValueError(f"chunk size must be at least 8 tokens, got {self.chunk_tokens}")
+        if not 0 <= self.overlap < self.chunk_tokens // 2 + 1:
+            raise ValueError(
+                f"overlap must be between 0 and half the chunk size ({self.chunk_tokens // 2}), "
+                f"got {self.overlap}"
+            )

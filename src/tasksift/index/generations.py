@@ -1,4 +1,10 @@
-"""Split from tasksift.index_old: TODO."""
+"""Generations: find an index, write a complete generation and make it live, clean up.
+
+A write builds ``.gen-<time>.partial`` beside the live generation, renames it and then
+replaces ``CURRENT`` atomically; the previous generation stays until the next write, so
+that a search that read ``CURRENT`` just before the swap can still open it. Parts that did
+not change are hard-linked from the previous generation.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tasksift.errors import CorruptIndexError, IndexNotFoundError, IndexWriteError
 from tasksift.index.sidecar import (
@@ -18,7 +24,7 @@ from tasksift.index.sidecar import (
     Sidecar,
     fsync,
 )
-from tasksift.lexical.record import LEXICAL_DIR
+from tasksift.lexical.record import LEXICAL_DIR, LexicalRecord
 
 if TYPE_CHECKING:
     import hnswlib
@@ -89,7 +95,7 @@ def write_generation(
     manifest: Manifest,
     parts: Sequence[StagedPart],
     graph: hnswlib.Index | Path | Callable[[Path], None] | None,
-    lexical: Callable[[Path, Sidecar], dict[str, Any]] | None = None,
+    lexical: Callable[[Path, Sidecar], LexicalRecord] | None = None,
     part_vectors: Callable[[StagedPart], np.ndarray] | None = None,
 ) -> Manifest:
     """Write a complete new generation and make it live; the old one stays until then.
@@ -109,7 +115,7 @@ def write_generation(
         index_dir.mkdir(parents=True, exist_ok=True)
         (staging / PARTS_DIR).mkdir(parents=True)
         records = [_stage_part(part, staging, graph is None, part_vectors) for part in parts]
-        manifest = replace(manifest, parts=[r.to_dict() for r in records])
+        manifest = replace(manifest, parts=tuple(records))
         if graph is not None:
             vectors = staging / VECTORS_FILE
             if isinstance(graph, Path):

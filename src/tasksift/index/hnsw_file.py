@@ -1,4 +1,9 @@
-"""Split from tasksift.index_old: TODO."""
+"""The graph file: an hnswlib index in cosine space, and the vectors stored in it.
+
+``build_graph`` and ``load_graph`` make and read it; ``check_header`` compares its header
+with the manifest before hnswlib reads it; ``StoredVectors`` reads vectors straight from
+the file through a memory map, without loading the graph.
+"""
 
 from __future__ import annotations
 
@@ -85,7 +90,7 @@ class StoredVectors:
         return self.of(labels) @ vector
 
 
-def _check_hnsw_header(vectors: Path, manifest: Manifest) -> None:
+def check_header(vectors: Path, manifest: Manifest) -> None:
     """Count and dimension from the hnswlib file header, checked before hnswlib reads it."""
     try:
         size = vectors.stat().st_size
@@ -110,7 +115,7 @@ def _check_hnsw_header(vectors: Path, manifest: Manifest) -> None:
         )
 
 
-def _load_graph(vectors: Path, manifest: Manifest) -> hnswlib.Index:
+def load_graph(vectors: Path, manifest: Manifest) -> hnswlib.Index:
     """The graph of a complete generation (its header was checked on load)."""
     import hnswlib
 

@@ -1,4 +1,11 @@
-"""Split from tasksift.index_old: TODO."""
+"""The manifest: what an index records, as typed records.
+
+Everything needed to reproduce the vectors (model and its weights' fingerprint, task,
+prompts, chunking, HNSW settings), what searches check against it, and where the rest of a
+generation is (sidecar parts, the lexical side's files, the ONNX encoder). It is written as
+``manifest.json`` in each generation and in the schema metadata of every sidecar part; it
+imports nothing heavy, so that ``info`` and refusals start fast.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +13,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tasksift import __version__
 from tasksift.errors import CorruptIndexError
+from tasksift.lexical.record import LexicalRecord
+from tasksift.options import ChunkingConfig
 from tasksift.prompts import PromptSet, Task
-
-if TYPE_CHECKING:
-    pass
-
 
 PARTS_DIR = "parts"  # a generation's sidecar parts
 
@@ -86,7 +91,7 @@ class Manifest:
     model: ModelInfo
     task: Task
     prompts: PromptSet
-    chunking: dict[str, int]
+    chunking: ChunkingConfig
     hnsw: HnswParams
     documents: int
     chunks: int
@@ -95,9 +100,9 @@ class Manifest:
     vectors_total: int = 0  # slots in the hnswlib file, deleted ones included
     complete: bool = True  # False for a checkpoint of a run that has not finished
     fast_path: dict[str, Any] | None = None  # see tasksift.fastpath.FastPathRecord
-    lexical: dict[str, Any] | None = None  # see tasksift.lexical.LexicalRecord; None: dense only
+    lexical: LexicalRecord | None = None  # None: dense only (built before a lexical side)
     readers: dict[str, int] | None = None  # kind -> version of the readers (documents)
-    parts: list[dict[str, Any]] | None = None  # sidecar parts (PartRecord); None: format 1
+    parts: tuple[PartRecord, ...] | None = None  # sidecar parts; None: format 1
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     tool_version: str = __version__
     format_version: int = FORMAT_VERSION
@@ -106,6 +111,8 @@ class Manifest:
         data = asdict(self)
         data["task"] = self.task.value
         data["prompts"] = self.prompts.to_dict()
+        data["lexical"] = self.lexical and self.lexical.to_dict()
+        data["parts"] = None if self.parts is None else [p.to_dict() for p in self.parts]
         return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
     @classmethod
@@ -121,7 +128,7 @@ class Manifest:
             model=ModelInfo(**data["model"]),
             task=Task(data["task"]),
             prompts=PromptSet.from_dict(data["prompts"]),
-            chunking={k: int(v) for k, v in data["chunking"].items()},
+            chunking=ChunkingConfig(**{k: int(v) for k, v in data["chunking"].items()}),
             hnsw=HnswParams(**data["hnsw"]),
             documents=int(data["documents"]),
             chunks=int(data["chunks"]),
@@ -130,14 +137,19 @@ class Manifest:
             vectors_total=int(data.get("vectors_total", data["chunks"])),
             complete=bool(data.get("complete", True)),
             fast_path=data.get("fast_path"),
-            lexical=data.get("lexical"),
+            lexical=LexicalRecord.from_dict(data.get("lexical")),
             readers=data.get("readers"),
-            parts=data.get("parts"),
+            parts=_parts(data.get("parts")),
             created_at=data["created_at"],
             tool_version=data["tool_version"],
             format_version=version,
         )
 
     @property
-    def part_records(self) -> list[PartRecord] | None:
-        return None if self.parts is None else [PartRecord.from_dict(p) for p in self.parts]
+    def has_lexical(self) -> bool:
+        """Whether the index has a BM25 matrix (a checkpoint of a first run has none yet)."""
+        return self.lexical is not None and self.lexical.matrix
+
+
+def _parts(data: list[dict[str, Any]] | None) -> tuple[PartRecord, ...] | None:
+    return None if data is None else tuple(PartRecord.from_dict(p) for p in data)

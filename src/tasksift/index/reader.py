@@ -1,4 +1,9 @@
-"""Split from tasksift.index_old: TODO."""
+"""Reading an index: the live generation's manifest, checked, and ``LoadedIndex``.
+
+``read_manifest`` needs no pyarrow (``info`` and refusals start fast); ``load_index``
+opens the sidecar, checks that graph, rows and manifest agree, and opens the lexical side
+when asked. Columns, the graph and rows are read when first needed.
+"""
 
 from __future__ import annotations
 
@@ -25,9 +30,9 @@ from tasksift.index.generations import MANIFEST_FILE, generation_dir
 from tasksift.index.hnsw_file import (
     VECTORS_FILE,
     StoredVectors,
-    _check_hnsw_header,
-    _load_graph,
     build_graph,
+    check_header,
+    load_graph,
 )
 from tasksift.index.manifest import MANIFEST_KEY, PARTS_DIR, Manifest
 from tasksift.index.rows import DocumentRows
@@ -57,7 +62,7 @@ def read_manifest(index_dir: Path) -> Manifest:
         manifest = Manifest.from_json(json.dumps(copy["manifest"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise CorruptIndexError(f"index manifest in {folder} is invalid: {exc}") from None
-    records = manifest.part_records
+    records = manifest.parts
     if records is None:
         _check_sidecar_file(folder / LEGACY_CHUNKS_FILE, copy.get("sidecar_bytes"))
     for record in records or ():
@@ -131,7 +136,7 @@ class LoadedIndex:
     def graph(self) -> hnswlib.Index:
         if self.built_graph is not None:
             return self.built_graph
-        return _load_graph(self.folder / VECTORS_FILE, self.manifest)
+        return load_graph(self.folder / VECTORS_FILE, self.manifest)
 
     def exact_is_cheaper(self, queries: int) -> bool:
         """Whether ``queries`` exact scans of the memory-mapped vectors cost less than
@@ -200,7 +205,7 @@ def _load_generation(index_dir: Path, manifest: Manifest | None, lexical: bool) 
     folder = generation_dir(index_dir)
     manifest = manifest or read_manifest(index_dir)
     try:
-        sidecar = Sidecar(folder, manifest.part_records, manifest.chunks)
+        sidecar = Sidecar(folder, manifest.parts, manifest.chunks)
         _check_embedded_manifest(sidecar, manifest)
         built = _checkpoint_graph(folder, manifest)
         labels = sidecar.search_column("label")
@@ -224,14 +229,14 @@ def _checkpoint_graph(folder: Path, manifest: Manifest) -> hnswlib.Index | None:
     graph file's header) for a complete generation, whose graph is loaded when needed."""
     vectors = folder / VECTORS_FILE
     if manifest.complete or vectors.is_file():
-        _check_hnsw_header(vectors, manifest)
+        check_header(vectors, manifest)
         return None
     import numpy as np
     import pyarrow.parquet as pq
 
     graph = build_graph(np.zeros((0, manifest.model.dimension)), manifest.hnsw)
     graph.resize_index(max(manifest.vectors_total, 1))
-    for record in manifest.part_records or ():
+    for record in manifest.parts or ():
         parquet, _ = record.files(folder)
         part_vectors = np.load(folder / PARTS_DIR / f"{record.name}{VECTORS_SUFFIX}")
         labels = to_numpy(pq.read_table(parquet, columns=["label"]).column(0))
@@ -270,10 +275,9 @@ def _check_embedded_manifest(sidecar: Sidecar, manifest: Manifest) -> None:
 
 
 def _open_lexical(folder: Path, manifest: Manifest, rows: int) -> LexicalIndex | None:
-    from tasksift.lexical.record import LexicalRecord
     from tasksift.lexical.scorer import LexicalIndex
 
-    record = LexicalRecord.from_dict(manifest.lexical)
+    record = manifest.lexical
     if record is None or not record.matrix:
         return None
     try:

@@ -1,4 +1,4 @@
-"""Split from tasksift.index_old: TODO."""
+"""Rows grouped by document: which sidecar rows make up each document, and back."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Split from tasksift.lexical_old: TODO."""
+"""The BM25 matrix: bm25s's CSC score matrix, built with numpy a block of terms at a time."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Split from tasksift.lexical_old: TODO."""
+"""What the manifest records of the lexical side: analyzer, BM25 parameters, files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Split from tasksift.lexical_old: TODO."""
+"""A generation's BM25 matrix opened for scoring: every chunk's score for a query."""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""Split from tasksift.lexical_old: TODO."""
+"""The term store: the analyzer with a vocabulary whose ids only grow.
+
+Every chunk's term ids are kept in the sidecar parts (their ``terms`` column) as ids into
+the store's ``vocabulary.json``, so that an update analyzes only new chunks: the BM25
+matrix is rebuilt from stored ids, since document frequencies and the mean length change
+with every document added or removed. Indexes of format 1 kept them in ``terms.npy`` and
+``term_offsets.npy`` instead (``legacy_terms``).
+"""
 
 from __future__ import annotations
 

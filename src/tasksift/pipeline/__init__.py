@@ -166,7 +166,7 @@ def _check_update(manifest: Manifest, options: IndexOptions, corpus: Path) -> No
             "update would replace its documents. Give the index its own corpus, another "
             "--index, or --rebuild to index this corpus from scratch"
         )
-    held_language = (manifest.lexical or {}).get("analyzer", {}).get("language")
+    held_language = manifest.lexical.analyzer.language if manifest.lexical else None
     asked = {
         "model": (
             options.model and canonical_model_name(options.model),
@@ -182,11 +182,11 @@ def _check_update(manifest: Manifest, options: IndexOptions, corpus: Path) -> No
         ),
         "instruction": (options.instruction, manifest.prompts.instruction, "--instruction"),
         "chunk size": (
-            options.chunk_tokens and min(options.chunk_tokens, manifest.chunking["chunk_tokens"]),
-            manifest.chunking["chunk_tokens"],
+            options.chunk_tokens and min(options.chunk_tokens, manifest.chunking.chunk_tokens),
+            manifest.chunking.chunk_tokens,
             "--chunk-tokens",
         ),
-        "overlap": (options.overlap, manifest.chunking["overlap"], "--overlap"),
+        "overlap": (options.overlap, manifest.chunking.overlap, "--overlap"),
         "lexical analyzer language": (
             options.language and options.language.strip().lower() if held_language else None,
             held_language,

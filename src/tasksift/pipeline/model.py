@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tasksift.chunks import Chunk, Chunker, ChunkingConfig
+from tasksift.chunks import Chunk, Chunker
 from tasksift.errors import InputError
 from tasksift.index.manifest import Manifest, ModelInfo
 from tasksift.onnx.embedder import export_query_encoder
+from tasksift.options import ChunkingConfig
 from tasksift.pipeline.plan import IndexOptions, Reporter
 from tasksift.prompts import PromptSet, Task, config_prompts, resolve_prompts
 from tasksift.vectors.embedder import Embedder, SentenceTransformerEmbedder, load_embedder
@@ -41,7 +42,7 @@ def open_index_model(manifest: Manifest) -> OpenModel:
         expected_fingerprint=manifest.model.fingerprint,
     )
     chunker = Chunker(embedder.tokenizer, embedder.max_seq_length, manifest.prompts.document)
-    config = ChunkingConfig(**manifest.chunking)
+    config = manifest.chunking
     return OpenModel(embedder, manifest.prompts, chunker, config, manifest)
 
 
@@ -79,7 +80,7 @@ def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
         ),
         task=task,
         prompts=prompts,
-        chunking={"chunk_tokens": config.chunk_tokens, "overlap": config.overlap},
+        chunking=config,
         hnsw=options.hnsw,
         documents=0,
         chunks=0,

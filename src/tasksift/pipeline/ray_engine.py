@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from tasksift.chunks import Chunker, ChunkingConfig
+from tasksift.chunks import Chunker
 from tasksift.documents import Document, ReadReport, read_document
 from tasksift.errors import InputError, TasksiftError, UsageError, first_line
+from tasksift.options import ChunkingConfig
 from tasksift.pipeline.engine import EmbeddedBatch
 from tasksift.pipeline.model import OpenModel
 from tasksift.pipeline.plan import Pending, Reporter, SilentReporter

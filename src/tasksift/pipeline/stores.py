@@ -51,7 +51,7 @@ class ChunkParts:
         self._relabel: np.ndarray | None = None
         self._counter = 0
         if existing is not None:
-            records = existing.manifest.part_records or []
+            records = list(existing.manifest.parts or ())
             self.parts = [StagedPart(r, existing.folder) for r in records]
             self.live = np.asarray(existing.labels, dtype=np.int64)
             self._documents = set(existing.documents.ids.tolist())

@@ -125,7 +125,7 @@ class Writer:
     def _term_store(self) -> TermStore:
         """The index's vocabulary; a new one for a new index or one without a lexical side."""
         existing = self.existing
-        record = LexicalRecord.from_dict(existing.manifest.lexical) if existing else None
+        record = existing.manifest.lexical if existing else None
         if record is not None:
             store = TermStore.load(existing.folder / LEXICAL_DIR, record)
         else:
@@ -177,7 +177,7 @@ class Writer:
     def _part_manifest(self, manifest: Manifest | None = None) -> Manifest:
         """The manifest a new part records: the index's, with the analyzer its terms need."""
         partial = LexicalRecord(self.terms.analyzer, self.terms.params, engine_name(), matrix=False)
-        return replace(manifest or self.manifest, lexical=partial.to_dict())
+        return replace(manifest or self.manifest, lexical=partial)
 
     # -- committing
 
@@ -221,13 +221,13 @@ class Writer:
         path = generation_dir(self.index_dir) / VECTORS_FILE
         return path if path.is_file() else self.slots.save_and_release
 
-    def _lexical_writer(self, complete: bool) -> Callable[[Path, Sidecar], dict]:
+    def _lexical_writer(self, complete: bool) -> Callable[[Path, Sidecar], LexicalRecord]:
         terms = self.terms
 
-        def write(folder: Path, sidecar: Sidecar) -> dict:
+        def write(folder: Path, sidecar: Sidecar) -> LexicalRecord:
             if complete:
                 self.reporter.status("building lexical index")
             lists = read_terms(sidecar.parquet_files()) if complete else None
-            return terms.write(folder, lists).to_dict()
+            return terms.write(folder, lists)
 
         return write

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 def choose_mode(manifest: Manifest, asked: SearchMode | None, index_dir: Path) -> SearchMode:
     """The mode asked for, else hybrid when the index has a lexical side, else dense."""
-    if has_lexical(manifest):
+    if manifest.has_lexical:
         return asked or SearchMode.HYBRID
     if asked in (SearchMode.LEXICAL, SearchMode.HYBRID):
         raise MismatchError(
@@ -59,11 +59,6 @@ def choose_mode(manifest: Manifest, asked: SearchMode | None, index_dir: Path) -
             f"{manifest.corpus_root} --index {index_dir}"
         )
     return SearchMode.DENSE
-
-
-def has_lexical(manifest: Manifest) -> bool:
-    """Whether the index has a BM25 matrix (a checkpoint of a first run has none yet)."""
-    return manifest.lexical is not None and manifest.lexical.get("matrix", True)
 
 
 def _why_no_lexical(manifest: Manifest) -> str:
@@ -99,7 +94,7 @@ class Searcher:
         manifest = read_manifest(index_dir)
         check_request(manifest, request, index_dir)
         notes = []
-        if mode is None and not has_lexical(manifest):
+        if mode is None and not manifest.has_lexical:
             notes.append(
                 f"index {index_dir} has no lexical side ({_why_no_lexical(manifest)}): dense "
                 "search only; run `tasksift index` on its corpus to complete it"

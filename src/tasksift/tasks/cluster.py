@@ -182,11 +182,10 @@ def _central(ids: np.ndarray, matrix: np.ndarray, labels: np.ndarray, c: int) ->
 def _analyzer(index: LoadedIndex) -> Analyzer:
     """The index's analyzer (its lexical side, else its manifest's record), else the default."""
     from tasksift.lexical.analyzer import Analyzer
-    from tasksift.lexical.record import LexicalRecord
 
     if index.lexical is not None:
         return index.lexical.analyzer
-    record = LexicalRecord.from_dict(index.manifest.lexical)
+    record = index.manifest.lexical
     return record.analyzer if record else Analyzer()
 
 
