@@ -201,21 +201,22 @@ def test_exact_search_equals_brute_force(built_index: Path) -> None:
     import numpy as np
 
     from tasksift.index.reader import load_index
-    from tasksift.search import exact_search
+    from tasksift.search.dense import DenseRetriever
 
     index = load_index(built_index)
     stored = np.asarray(index.graph.get_items(list(range(index.manifest.chunks))))
     query = stored[3] + 0.5 * stored[7]
     query /= np.linalg.norm(query)
-    hits = exact_search(index, query[None, :], 5)[0]
-    scores = stored @ query
+    (found,) = DenseRetriever(index, None, exact=True).for_vectors(query, None)
+    ranked = found.top_documents(5)
     doc_ids = index.column("doc_id").to_pylist()
+    scores = stored @ query
     best: dict[str, float] = {}
     for label, doc in enumerate(doc_ids):
         best[doc] = max(best.get(doc, -2.0), float(scores[label]))
     expected = sorted(best, key=best.get, reverse=True)[:5]
-    assert [h.doc_id for h in hits] == expected
-    assert [h.score for h in hits] == pytest.approx([best[d] for d in expected], abs=1e-6)
+    assert [doc_ids[int(index.labels[r])] for r in ranked.rows] == expected
+    assert list(ranked.scores) == pytest.approx([best[d] for d in expected], abs=1e-6)
 
 
 def test_bad_qrels(built_index: Path, query_file: Path, tmp_path: Path,

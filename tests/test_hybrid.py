@@ -277,7 +277,7 @@ def test_a_graph_that_returns_too_few_neighbours_falls_back_to_exact(
     from dataclasses import replace as replaced
 
     from tasksift.options import SearchMode, SearchRequest
-    from tasksift.search import Searcher
+    from tasksift.search.searcher import Searcher
 
     searcher = Searcher.open(built_index, SearchRequest(), mode=SearchMode(mode))
     expected = [h.doc_id for h in searcher.search(["beaver dams"], 5, exact=True)[0]]

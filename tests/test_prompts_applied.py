@@ -83,7 +83,7 @@ def test_query_vector_equals_the_model_with_the_query_prompt(
     from sentence_transformers import SentenceTransformer
 
     from tasksift.index.reader import read_manifest
-    from tasksift.search import encode_queries, load_query_embedder
+    from tasksift.search.dense import encode_queries, load_query_embedder
 
     index = tmp_path / "index"
     assert invoke(capsys, "index", corpus, "-i", index, "-m", prompted_model, "-q").code == 0

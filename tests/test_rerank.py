@@ -299,7 +299,7 @@ def test_batch_rerank_scores_all_queries_together_like_single_searches(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     from tasksift.options import SearchRequest
-    from tasksift.search import Searcher
+    from tasksift.search.searcher import Searcher
 
     queries = [QUERY, "rice on the stove", "river bank plants"]
     path = tmp_path / "queries.txt"

@@ -179,7 +179,7 @@ def test_metrics_count_a_missing_item_as_wrong() -> None:
 def indexed_sample(sample_index: Path):
     """The shared sample-corpus index, loaded, and its model."""
     from tasksift.index.reader import load_index
-    from tasksift.search import load_query_embedder
+    from tasksift.search.dense import load_query_embedder
 
     index = load_index(sample_index)
     return index, load_query_embedder(index.manifest)

@@ -38,7 +38,8 @@ from tasksift.prompts import Task
 
 if TYPE_CHECKING:
     from tasksift.queries import Query, QueryFile
-    from tasksift.search import Fusion, Searcher
+    from tasksift.search.fusion import Fusion
+    from tasksift.search.searcher import Searcher
 
 
 def _flags_show_no_type(option: TyperOption, ctx: typer.Context) -> str | None:
@@ -402,7 +403,7 @@ QueriesOption = Annotated[
 
 
 def _fusion(method: FusionMethod, alpha: float, depth: int) -> Fusion:
-    from tasksift.search import Fusion
+    from tasksift.search.fusion import Fusion
 
     return Fusion(method=method, alpha=alpha, depth=depth)
 
@@ -418,7 +419,7 @@ def _open_searcher(
     explain: bool = False,
 ) -> Searcher:
     from tasksift.index.generations import find_index
-    from tasksift.search import Searcher
+    from tasksift.search.searcher import Searcher
 
     searcher = Searcher.open(
         find_index(index_path),

@@ -133,7 +133,7 @@ def similar(
 def _document_embedder(index: LoadedIndex) -> Embedder:
     """The index's model, to encode given texts as its documents were (the ONNX fast path
     when the query prompt is the document prompt, as for every symmetric task)."""
-    from tasksift.search import load_query_embedder, open_query_embedder
+    from tasksift.search.dense import load_query_embedder, open_query_embedder
 
     prompts = index.manifest.prompts
     same = (prompts.query, prompts.query_adapter) == (prompts.document, prompts.document_adapter)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tasksift.errors import InputError
-from tasksift.search import Hit
+from tasksift.search.hits import Hit
 
 Run = dict[str, dict[str, float]]
 

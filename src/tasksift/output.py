@@ -22,7 +22,7 @@ from tasksift.prompts import FROM_MODEL_CONFIG, describe_profiles
 
 if TYPE_CHECKING:
     from tasksift.index.manifest import Manifest
-    from tasksift.search import Hit
+    from tasksift.search.hits import Hit
 
 SNIPPET_CHARS = 240
 _WORD = re.compile(r"\w{3,}")

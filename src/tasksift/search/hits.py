@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tasksift.index.reader import LoadedIndex
+    from tasksift.search.retriever import Ranked
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,16 @@ _HIT_COLUMNS = (
 )  # fmt: skip
 
 
-def hit_at(index: LoadedIndex, label: int, score: float, rank: int) -> Hit:
-    """The hit of the chunk stored under ``label``."""
-    (row,) = index.sidecar.rows([index.row_of(label)], _HIT_COLUMNS)
-    return Hit(rank=rank, score=score, label=label, **row)
+def hit_at(index: LoadedIndex, row: int, score: float, rank: int) -> Hit:
+    """The hit of the chunk in sidecar ``row``."""
+    (values,) = index.sidecar.rows([row], _HIT_COLUMNS)
+    return Hit(rank=rank, score=score, label=int(index.labels[row]), **values)
+
+
+def hits_of(index: LoadedIndex, ranked: Ranked) -> list[Hit]:
+    """The hits of ranked rows, ranked 1, 2, ... in their order."""
+    pairs = zip(ranked.rows, ranked.scores, strict=True)
+    return [hit_at(index, int(r), float(s), rank) for rank, (r, s) in enumerate(pairs, 1)]
 
 
 def best_per_document(hits: list[Hit], k: int, key: str = "score", per_doc: int = 1) -> list[Hit]:

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,24 +22,19 @@ from tasksift.guard import check_request
 from tasksift.index.manifest import Manifest
 from tasksift.index.reader import LoadedIndex, load_index, read_manifest
 from tasksift.options import DEFAULT_CANDIDATES, DocumentFilter, SearchMode, SearchRequest
-from tasksift.search import bm25 as lexical_side
-from tasksift.search.dense import (
-    EXACT_FILTER_LIMIT,
-    AllowedLabels,
-    Candidates,
-    chunk_candidates,
-    chunk_similarities,
-    encode_queries,
-    exact_search,
-    nearest_chunks,
-    open_query_embedder,
-    top_documents,
-)
+from tasksift.search.bm25 import Bm25Retriever
+from tasksift.search.dense import DenseRetriever, encode_queries, open_query_embedder
 from tasksift.search.fusion import Fusion, chunk_scale, fuse, ranks_in, segment_best
-from tasksift.search.hits import Explanation, Hit, best_per_document, hit_at, rank_hits
+from tasksift.search.hits import (
+    Explanation,
+    Hit,
+    best_per_document,
+    hit_at,
+    hits_of,
+    rank_hits,
+)
+from tasksift.search.retriever import QueryScores, Retriever, RowSubset
 from tasksift.vectors.embedder import Embedder
-
-T = TypeVar("T")
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -133,6 +128,14 @@ class Searcher:
     def encode(self, queries: list[str]) -> np.ndarray:
         return encode_queries(self.embedder, self.manifest, queries)
 
+    def retrievers(self, exact: bool = False) -> list[Retriever]:
+        """The retrievers of the search mode: one, or the two that hybrid fuses."""
+        dense = DenseRetriever(self.index, self.embedder, exact)
+        if self.mode is SearchMode.DENSE:
+            return [dense]
+        lexical = Bm25Retriever(self.index)
+        return [lexical] if self.mode is SearchMode.LEXICAL else [dense, lexical]
+
     def search(
         self,
         queries: list[str],
@@ -146,33 +149,20 @@ class Searcher:
         """Results for each query: top ``k`` documents (or chunks with ``chunks``), each
         document as up to ``per_doc`` of its best chunks.
 
-        ``where`` restricts the results to some documents, inside each retriever: a subset
-        of up to ``EXACT_FILTER_LIMIT`` chunks is searched exactly by the dense side, a
-        larger one through the graph with a filter, so that a small subset is never crowded
-        out by the rest. A few queries are answered by exact search over the memory-mapped
-        vectors when that costs less than loading the graph.
+        ``where`` restricts the results to some documents, inside each retriever (see
+        ``dense`` for how the dense side searches a subset), so that a small subset is
+        never crowded out by the rest.
         """
-        allowed = AllowedLabels.of(self.index, where) if where else None
-        if allowed is not None and len(allowed.labels) <= EXACT_FILTER_LIMIT:
-            exact = True
-        if self.index.exact_is_cheaper(len(queries)):  # than loading the graph
-            exact = True
+        subset = RowSubset.of(self.index, where) if where else None
         pool = max(self.candidates, k) if self.reranker is not None else k
         as_chunks = chunks or self.reranker is not None
         more = 1 if as_chunks else per_doc  # chunks each document may add
-        if self.mode is SearchMode.DENSE:
-            found = self._dense(queries, pool, as_chunks, exact, allowed, more)
+        sides = [r.query(queries, subset) for r in self.retrievers(exact)]
+        if len(sides) == 1:
+            dense = self.mode is SearchMode.DENSE
+            found = [self._alone(q, dense, pool, as_chunks, more) for q in sides[0]]
         else:
-            mask = lexical_side.row_mask(self.index, allowed)
-            if self.mode is SearchMode.LEXICAL:
-                found = [
-                    self._lexical(
-                        lexical_side.row_scores(self.index, q, mask), pool, as_chunks, more
-                    )
-                    for q in queries
-                ]
-            else:
-                found = self._hybrid(queries, mask, pool, as_chunks, exact, allowed, more)
+            found = [self._fused(d, x, pool, as_chunks, more) for d, x in zip(*sides, strict=True)]
         if self.reranker is not None:
             texts = [[hit.text for hit in hits] for hits in found]
             scores = self.reranker.score_many(queries, texts)  # all pairs scored together
@@ -185,30 +175,18 @@ class Searcher:
             return [[replace(h, explanation=None) for h in hits] for hits in found]
         return [self._with_terms(q, hits) for q, hits in zip(queries, found, strict=True)]
 
-    # -- dense
-
-    def _dense(
-        self,
-        queries: list[str],
-        count: int,
-        chunks: bool,
-        exact: bool,
-        allowed: AllowedLabels | None,
-        per_doc: int,
-    ) -> list[list[Hit]]:
-        vectors = self.encode(queries)
-        found = _graph_or_exact(
-            lambda exactly: self._dense_candidates(vectors, count, chunks, exactly, allowed),
-            exact,
-        )
-        found = [
-            self._more_chunks(hits, per_doc, functools.partial(self._similarities, vector))
-            for hits, vector in zip(found, vectors, strict=True)
-        ]
-        return [[self._explained_alone(h, dense=True) for h in hits] for hits in found]
-
-    def _similarities(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return chunk_similarities(self.index, vector, self.index.labels[rows])
+    def _alone(
+        self, query: QueryScores, dense: bool, count: int, chunks: bool, per_doc: int
+    ) -> list[Hit]:
+        """One retriever's results."""
+        ranked = query.top_rows(count) if chunks else query.top_documents(count)
+        hits = self._more_chunks(hits_of(self.index, ranked), per_doc, query.of_rows)
+        explained = []
+        for hit in hits:
+            mine, none = (hit.score, hit.rank), (None, None)
+            sides = (*mine, *none) if dense else (*none, *mine)
+            explained.append(replace(hit, explanation=Explanation(*sides, fused_score=None)))
+        return explained
 
     def _more_chunks(
         self, hits: list[Hit], per_doc: int, score: Callable[[np.ndarray], np.ndarray]
@@ -217,7 +195,7 @@ class Searcher:
         first by ``score`` (of sidecar rows); they share the document's rank."""
         if per_doc <= 1:
             return hits
-        groups, labels = self.index.documents, self.index.labels
+        groups = self.index.documents
         out = []
         for hit in hits:
             out.append(hit)
@@ -228,120 +206,48 @@ class Searcher:
                 continue
             scores = score(rows)
             for i in np.argsort(-scores, kind="stable")[: per_doc - 1]:
-                extra = hit_at(self.index, int(labels[rows[i]]), float(scores[i]), hit.rank)
+                extra = hit_at(self.index, int(rows[i]), float(scores[i]), hit.rank)
                 out.append(replace(extra, explanation=hit.explanation))
         return out
 
-    def _dense_candidates(
-        self,
-        vectors: np.ndarray,
-        count: int,
-        chunks: bool,
-        exact: bool,
-        allowed: AllowedLabels | None,
-    ) -> list[list[Hit]]:
-        if exact:
-            subset = None if allowed is None else allowed.labels
-            return exact_search(self.index, vectors, count, subset, per_document=not chunks)
-        if chunks:
-            return nearest_chunks(self.index, vectors, count, allowed)
-        return top_documents(self.index, vectors, count, allowed)
-
-    @staticmethod
-    def _explained_alone(hit: Hit, dense: bool) -> Hit:
-        side = (hit.score, hit.rank) if dense else (None, None)
-        other = (None, None) if dense else (hit.score, hit.rank)
-        return replace(hit, explanation=Explanation(*side, *other, fused_score=None))
-
-    # -- lexical
-
-    def _lexical(self, scores: np.ndarray, count: int, chunks: bool, per_doc: int) -> list[Hit]:
-        labels = self.index.labels
-        if chunks:
-            rows = lexical_side.top_positions(scores, count)
-            hits = [hit_at(self.index, int(labels[r]), float(scores[r]), 0) for r in rows]
-        else:
-            documents = lexical_side.top_documents(self.index, scores, count)
-            best, best_row = lexical_side.best_rows(self.index, scores, documents)
-            hits = [
-                hit_at(self.index, int(labels[r]), float(b), 0)
-                for b, r in zip(best, best_row, strict=True)
-            ]
-        hits = self._more_chunks(rank_hits(hits, count), per_doc, scores.__getitem__)
-        return [self._explained_alone(h, dense=False) for h in hits]
-
     # -- hybrid
 
-    def _hybrid(
-        self,
-        queries: list[str],
-        mask: np.ndarray | None,
-        count: int,
-        chunks: bool,
-        exact: bool,
-        allowed: AllowedLabels | None,
-        per_doc: int,
-    ) -> list[list[Hit]]:
-        vectors = self.encode(queries)
+    def _fused(
+        self, dense: QueryScores, lexical: QueryScores, count: int, chunks: bool, per_doc: int
+    ) -> list[Hit]:
+        """Both retrievers' candidates, each scored on both sides, fused."""
         depth = max(self.fusion.depth, count)
-        nearest = depth if chunks else 4 * depth  # a document may own several nearest chunks
-        dense = _graph_or_exact(
-            lambda exactly: chunk_candidates(self.index, vectors, nearest, allowed, exactly),
-            exact,
-        )
-        results = []
-        for query, vector, found in zip(queries, vectors, dense, strict=True):
-            lexical = lexical_side.row_scores(self.index, query, mask)
-            if chunks:
-                results.append(self._fuse_chunks(vector, lexical, found, depth, count))
-            else:
-                results.append(self._fuse_documents(vector, lexical, found, depth, count, per_doc))
-        return results
+        if chunks:
+            return self._fuse_chunks(dense, lexical, depth, count)
+        return self._fuse_documents(dense, lexical, depth, count, per_doc)
 
     def _fuse_chunks(
-        self, vector: np.ndarray, lexical: np.ndarray, dense: Candidates, depth: int, count: int
+        self, dense: QueryScores, lexical: QueryScores, depth: int, count: int
     ) -> list[Hit]:
-        labels = self.index.labels
-        dense_rows = np.searchsorted(labels, dense.labels[:depth])
-        lexical_rows = lexical_side.top_positions(lexical, depth)
+        dense_rows, lexical_rows = dense.top_rows(depth).rows, lexical.top_rows(depth).rows
         rows = np.unique(np.concatenate([dense_rows, lexical_rows]))
-        dense_scores = chunk_similarities(self.index, vector, labels[rows])
-        lexical_scores = lexical[rows]
+        dense_scores, lexical_scores = dense.of_rows(rows), lexical.of_rows(rows)
         dense_rank, lexical_rank = ranks_in(rows, dense_rows), ranks_in(rows, lexical_rows)
         fused = fuse(self.fusion, dense_scores, lexical_scores, dense_rank, lexical_rank)
         order = np.lexsort((rows, -fused))[:count]
         explain = _explainer(dense_scores, dense_rank, lexical_scores, lexical_rank, fused)
         return [
-            replace(
-                hit_at(self.index, int(labels[rows[i]]), float(fused[i]), rank),
-                explanation=explain(i),
-            )
+            replace(hit_at(self.index, int(rows[i]), float(fused[i]), rank), explanation=explain(i))
             for rank, i in enumerate(order, start=1)
         ]
 
     def _fuse_documents(
-        self,
-        vector: np.ndarray,
-        lexical: np.ndarray,
-        dense: Candidates,
-        depth: int,
-        count: int,
-        per_doc: int,
+        self, dense: QueryScores, lexical: QueryScores, depth: int, count: int, per_doc: int
     ) -> list[Hit]:
-        groups, labels = self.index.documents, self.index.labels
-        codes = groups.codes[np.searchsorted(labels, dense.labels)]
-        found, first = np.unique(codes, return_index=True)
-        dense_docs = found[np.argsort(first, kind="stable")][:depth]  # in order of their best chunk
-        lexical_docs = lexical_side.top_documents(self.index, lexical, depth)
+        groups = self.index.documents
+        dense_docs = groups.codes[dense.top_documents(depth).rows]
+        lexical_docs = groups.codes[lexical.top_documents(depth).rows]
         docs = np.unique(np.concatenate([dense_docs, lexical_docs]).astype(np.int64))
         if len(docs) == 0:  # nothing passed the filter
             return []
-        lexical_scores, lexical_row = lexical_side.best_rows(self.index, lexical, docs)
-        # every chunk of every candidate document, scored by the dense side
-        rows, starts = groups.rows_of_many(docs)
-        similarities = chunk_similarities(self.index, vector, labels[rows])
-        dense_scores, first = segment_best(similarities, starts)
-        dense_row = rows[first]
+        rows, starts = groups.rows_of_many(docs)  # every chunk of every candidate document
+        dense_scores, dense_first = segment_best(dense.of_rows(rows), starts)
+        lexical_scores, lexical_first = segment_best(lexical.of_rows(rows), starts)
         dense_rank, lexical_rank = ranks_in(docs, dense_docs), ranks_in(docs, lexical_docs)
         fused = fuse(self.fusion, dense_scores, lexical_scores, dense_rank, lexical_rank)
         order = np.lexsort((docs, -fused))[:count]
@@ -349,12 +255,12 @@ class Searcher:
         hits = []
         for rank, i in enumerate(order, start=1):
             by_dense = _ranks_higher(int(dense_rank[i]), int(lexical_rank[i]))
-            row = dense_row[i] if by_dense else int(lexical_row[i])
-            hit = hit_at(self.index, int(labels[row]), float(fused[i]), rank)
+            row = rows[dense_first[i]] if by_dense else rows[lexical_first[i]]
+            hit = hit_at(self.index, int(row), float(fused[i]), rank)
             hits.append(replace(hit, explanation=explain(i)))
         scale = chunk_scale(self.fusion, dense_scores, lexical_scores)
         return self._more_chunks(
-            hits, per_doc, lambda rows: scale(self._similarities(vector, rows), lexical[rows])
+            hits, per_doc, lambda rows: scale(dense.of_rows(rows), lexical.of_rows(rows))
         )
 
     # -- explanations
@@ -373,18 +279,6 @@ class Searcher:
             terms = replace(base, matched_terms=tuple(query_words), matched_words=tuple(text_words))
             explained.append(replace(hit, explanation=terms))
         return explained
-
-
-def _graph_or_exact(search: Callable[[bool], list[T]], exact: bool) -> list[T]:
-    """``search(exact)``; searched again exactly when hnswlib cannot return as many
-    neighbours as asked for (it raises RuntimeError when a filter, or deleted elements of
-    an updated graph, leave too few reachable)."""
-    try:
-        return search(exact)
-    except RuntimeError:
-        if exact:
-            raise
-        return search(True)
 
 
 def _explainer(

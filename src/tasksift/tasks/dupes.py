@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tasksift.index.reader import LoadedIndex
-from tasksift.search.dense import chunk_candidates
+from tasksift.search.dense import DenseRetriever
 from tasksift.tasks.common import DocumentVectors
 
 DEFAULT_THRESHOLD = 0.9
@@ -76,9 +76,8 @@ def _candidate_pairs(index: LoadedIndex, chunks: bool) -> set[tuple[int, int]]:
         try:
             found, _ = index.graph.knn_query(queries, k=count)
         except RuntimeError:  # too few neighbours reachable (deleted elements): exactly
-            found = np.stack(
-                [c.labels for c in chunk_candidates(index, queries, count, exact=True)]
-            )
+            exactly = DenseRetriever(index, None, exact=True).for_vectors(queries, None)
+            found = index.labels[np.stack([q.top_rows(count).rows for q in exactly])]
         rows = np.searchsorted(labels, found)  # neighbour rows, one line per query row
         mine = np.arange(begin, begin + len(queries))[:, None]
         other = codes[rows] != codes[mine]  # neighbours in another document

@@ -9,20 +9,14 @@ document left out.
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from tasksift.errors import InputError
 from tasksift.index.reader import LoadedIndex
 from tasksift.options import DocumentFilter
-from tasksift.search.dense import (
-    EXACT_FILTER_LIMIT,
-    AllowedLabels,
-    exact_search,
-    top_documents,
-)
-from tasksift.search.hits import Hit, rank_hits
+from tasksift.search.dense import DenseRetriever
+from tasksift.search.hits import Hit, hits_of, rank_hits
+from tasksift.search.retriever import RowSubset
 
 
 def document_vector(index: LoadedIndex, doc_id: str) -> np.ndarray:
@@ -47,13 +41,8 @@ def similar_documents(
     where: DocumentFilter | None = None,
 ) -> list[Hit]:
     """The ``k`` documents nearest to ``vector``, each as its best chunk, without ``exclude``."""
-    allowed = AllowedLabels.of(index, where) if where else None
+    subset = RowSubset.of(index, where) if where else None
     wanted = k + (1 if exclude is not None else 0)
-    subset = None if allowed is None else allowed.labels
-    found = None
-    if subset is None or len(subset) > EXACT_FILTER_LIMIT:  # a small subset: exactly
-        with contextlib.suppress(RuntimeError):  # too few neighbours reachable: exactly
-            found = top_documents(index, vector[None, :], wanted, allowed)[0]
-    if found is None:
-        found = exact_search(index, vector[None, :], wanted, subset)[0]
+    (query,) = DenseRetriever(index, None).for_vectors(vector, subset)
+    found = hits_of(index, query.top_documents(wanted))
     return rank_hits([h for h in found if h.doc_id != exclude], k)
