@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import invoke
+from tasksift.options import DocumentFilter
 
 QUERY = "how does a river bank erode during floods"
 
@@ -40,28 +41,44 @@ def _ids(result) -> list[str]:
     return [hit["doc_id"] for hit in result.jsonl()]
 
 
+def _dense_documents(index_dir: Path, where: DocumentFilter, exact: bool, k: int) -> list[str]:
+    """The top ``k`` documents of a filtered dense search, exactly or through the graph's
+    filter (hnswlib's, inside the graph search), for a batch of copies of the query."""
+    from tasksift.index.reader import load_index
+    from tasksift.search.dense import DenseRetriever, open_query_embedder
+    from tasksift.search.retriever import RowSubset
+
+    index = load_index(index_dir)
+    embedder, _ = open_query_embedder(index_dir, index.manifest)
+    subset = RowSubset.of(index, where)
+    found = DenseRetriever(index, embedder, exact).query([QUERY] * 12, subset)
+    ids = [[str(index.documents.ids[index.documents.codes[r]]) for r in q.top_documents(k).rows]
+           for q in found]  # fmt: skip
+    assert all(mine == ids[0] for mine in ids)  # the copies agree, whatever the batch
+    return ids[0]
+
+
 def test_unfiltered_search_crowds_the_small_subset_out(
     crowded_index: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hits = _ids(invoke(capsys, "search", QUERY, "-i", crowded_index, "-k", "50", "-f", "jsonl"))
-    assert "finance/bank-loan.md" not in hits
+    assert len(hits) == 50 and "finance/bank-loan.md" not in hits
 
 
-@pytest.mark.parametrize("exact_limit", [50_000, 0], ids=["exact-subset", "graph-filter"])
 def test_path_filter_finds_the_small_subset(
-    crowded_index: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    exact_limit: int,
+    crowded_index: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import tasksift.search.searcher
-
-    monkeypatch.setattr(tasksift.search.searcher, "EXACT_FILTER_LIMIT", exact_limit)
     result = invoke(
         capsys, "search", QUERY, "-i", crowded_index, "-k", "3", "--path", "finance/*",
         "-f", "jsonl",
     )  # fmt: skip
     assert _ids(result) == ["finance/bank-loan.md"]
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact-subset", "graph-filter"])
+def test_the_dense_side_finds_the_small_subset_either_way(crowded_index: Path, exact: bool) -> None:
+    where = DocumentFilter(paths=("finance/*",))
+    assert _dense_documents(crowded_index, where, exact, 3) == ["finance/bank-loan.md"]
 
 
 def test_type_filter_and_repeated_globs(
@@ -73,22 +90,17 @@ def test_type_filter_and_repeated_globs(
         capsys, "search", QUERY, "-i", crowded_index, "-k", "2", "--path", "finance/*",
         "--path", "rivers/bank-00*", "--chunks", "-f", "jsonl",
     )  # fmt: skip
-    assert all(d.startswith(("finance/", "rivers/bank-00")) for d in _ids(both))
+    found = _ids(both)
+    assert len(found) == 2 and all(d.startswith(("finance/", "rivers/bank-00")) for d in found)
     none = invoke(
         capsys, "search", QUERY, "-i", crowded_index, "--path", "nowhere/*", "-f", "jsonl"
     )
     assert none.code == 0 and none.stdout == ""
 
 
-def test_filtered_results_equal_a_search_of_the_subset_alone(
-    crowded_index: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import tasksift.search.searcher
-
-    exact = invoke(capsys, "search", QUERY, "-i", crowded_index, "-k", "5", "--path",
-                   "rivers/bank-1*", "-f", "jsonl").jsonl()  # fmt: skip
-    monkeypatch.setattr(tasksift.search.searcher, "EXACT_FILTER_LIMIT", 0)
-    graph = invoke(capsys, "search", QUERY, "-i", crowded_index, "-k", "5", "--path",
-                   "rivers/bank-1*", "-f", "jsonl").jsonl()  # fmt: skip
-    assert [h["doc_id"] for h in graph] == [h["doc_id"] for h in exact]
-    assert all(h["doc_id"].startswith("rivers/bank-1") for h in exact)
+def test_filtered_results_equal_a_search_of_the_subset_alone(crowded_index: Path) -> None:
+    where = DocumentFilter(paths=("rivers/bank-1*",))
+    exact = _dense_documents(crowded_index, where, True, 5)
+    graph = _dense_documents(crowded_index, where, False, 5)
+    assert graph == exact
+    assert len(exact) == 5 and all(d.startswith("rivers/bank-1") for d in exact)

@@ -44,7 +44,7 @@ def _consistent(index: Path) -> dict:
     terms = sidecar_table(index).column("terms")
     assert len(terms) == loaded.manifest.chunks and terms.null_count == 0
     if loaded.manifest.complete:
-        assert loaded.lexical.retriever.scores["num_docs"] == loaded.sidecar.num_rows
+        assert loaded.lexical.rows == loaded.sidecar.num_rows
     else:  # a checkpoint: the BM25 matrix is built once the run completes
         assert loaded.lexical is None and loaded.manifest.lexical.matrix is False
     return json.loads(loaded.manifest.to_json())

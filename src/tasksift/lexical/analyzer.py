@@ -12,10 +12,13 @@ matches ``cafe``. Nothing is dropped for being in another script than the langua
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 ANALYZER_VERSION = 1
@@ -133,9 +136,21 @@ def _bigrams(run: str) -> list[str]:
 def _stopwords(name: str | None) -> frozenset[str]:
     if name is None:
         return frozenset()
-    import bm25s.stopwords
+    return frozenset(getattr(_bm25s_stopwords(), _STOPWORD_LISTS[name.split(":", 1)[1]]))
 
-    return frozenset(getattr(bm25s.stopwords, _STOPWORD_LISTS[name.split(":", 1)[1]]))
+
+@functools.cache
+def _bm25s_stopwords() -> ModuleType:
+    """bm25s's ``stopwords`` module (plain lists), run without the package's ``__init__``,
+    which imports scipy.sparse and tqdm: a tenth of a second of every cold search."""
+    package = importlib.util.find_spec("bm25s")  # found, not imported
+    if package is None or not package.submodule_search_locations:
+        raise ImportError("bm25s is not installed; run: pip install bm25s")
+    path = Path(package.submodule_search_locations[0]) / "stopwords.py"
+    spec = importlib.util.spec_from_file_location("tasksift._bm25s_stopwords", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _stemmer(name: str | None) -> Callable[[str], str]:

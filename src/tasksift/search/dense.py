@@ -68,10 +68,12 @@ class DenseRetriever:
 
     name = "dense"
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder | None, exact: bool = False):
+    def __init__(
+        self, index: LoadedIndex, embedder: Embedder | None, exact: bool | None = None
+    ) -> None:
         self.index = index
         self.embedder = embedder  # None: only given vectors are searched (``for_vectors``)
-        self.exact = exact
+        self.exact = exact  # True: exactly; False: the graph; None: whichever costs less
 
     def query(self, texts: Sequence[str], subset: RowSubset | None) -> list[DenseQuery]:
         if self.embedder is None:
@@ -83,11 +85,10 @@ class DenseRetriever:
     def for_vectors(self, vectors: np.ndarray, subset: RowSubset | None) -> list[DenseQuery]:
         """One ``DenseQuery`` per (unit) vector, searched together."""
         vectors = np.atleast_2d(vectors)
-        exact = (
-            self.exact
-            or (subset is not None and len(subset) <= EXACT_FILTER_LIMIT)
-            or self.index.exact_is_cheaper(len(vectors))  # than loading the graph
-        )
+        exact = self.exact
+        if exact is None:
+            small = subset is not None and len(subset) <= EXACT_FILTER_LIMIT
+            exact = small or self.index.exact_is_cheaper(len(vectors))  # than loading the graph
         batch = _Batch(self.index, vectors, subset, exact)
         return [DenseQuery(batch, i) for i in range(len(vectors))]
 

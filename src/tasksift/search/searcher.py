@@ -129,8 +129,9 @@ class Searcher:
         return encode_queries(self.embedder, self.manifest, queries)
 
     def retrievers(self, exact: bool = False) -> list[Retriever]:
-        """The retrievers of the search mode: one, or the two that hybrid fuses."""
-        dense = DenseRetriever(self.index, self.embedder, exact)
+        """The retrievers of the search mode: one, or the two that hybrid fuses; the dense
+        side exactly with ``exact``, else by the graph or exactly, whichever costs less."""
+        dense = DenseRetriever(self.index, self.embedder, True if exact else None)
         if self.mode is SearchMode.DENSE:
             return [dense]
         lexical = Bm25Retriever(self.index)
