@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # unpinned torch would pull a multi-GB CUDA build.
 TORCH_PIN := torch==2.13.0
 
-.PHONY: demo test lint format clean
+.PHONY: demo test test-fast lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: $(VENV)/.installed
 format: $(VENV)/.installed
 	$(BIN)/ruff format src tests $(wildcard bench scripts)
 	$(BIN)/ruff check --fix src tests $(wildcard bench scripts)
+
+# The fast tier (unit tests, no model, no index: well under a minute), then everything.
+test-fast: lint
+	$(BIN)/python -m pytest tests/unit
 
 test: lint
 	$(BIN)/python -m pytest

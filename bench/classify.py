@@ -37,7 +37,7 @@ import numpy as np
 
 from common import RESULTS, ROOT, TASKSIFT, row, run_timed
 from tasksift.index.reader import LoadedIndex, load_index
-from tasksift.search import load_query_embedder
+from tasksift.search.dense import load_query_embedder
 from tasksift.tasks.classify import (
     LabelSpec,
     Prediction,

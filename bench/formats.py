@@ -76,7 +76,7 @@ def read_and_chunk() -> tuple[dict[str, tuple[int, int, float]], float]:
 
 def success_at_5() -> dict[str, float]:
     from tasksift.options import SearchMode, SearchRequest
-    from tasksift.search import Searcher
+    from tasksift.search.searcher import Searcher
 
     pairs = [
         line.split("\t", 1)

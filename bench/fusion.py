@@ -64,7 +64,7 @@ def ensure_index(c: Collection) -> None:
 def settings() -> list[tuple[str, object, object]]:
     """(label, mode, fusion) for every run to compare."""
     from tasksift.options import DEFAULT_ALPHA, FusionMethod, SearchMode
-    from tasksift.search import Fusion
+    from tasksift.search.fusion import Fusion
 
     runs: list[tuple[str, object, object]] = [
         ("dense", SearchMode.DENSE, Fusion()),
@@ -83,7 +83,7 @@ def evaluate(c: Collection) -> dict[str, tuple[float, float]]:
     from tasksift.evaluate import judged_queries, measure, to_run
     from tasksift.options import SearchRequest
     from tasksift.queries import read_qrels, read_queries
-    from tasksift.search import Searcher
+    from tasksift.search.searcher import Searcher
 
     qrels = read_qrels(c.qrels)
     judged = judged_queries(list(qrels), qrels)

@@ -42,7 +42,7 @@ def _queries() -> list[str]:
 def batch_throughput(index: Path, k: int, mode: str) -> tuple[float, int]:
     """Queries/s through the search pipeline, index and model loading excluded."""
     from tasksift.options import SearchMode, SearchRequest
-    from tasksift.search import Searcher
+    from tasksift.search.searcher import Searcher
 
     texts = _queries()
     searcher = Searcher.open(index, SearchRequest(), mode=SearchMode(mode))
@@ -58,7 +58,8 @@ def fast_equals_torch(index: Path, k: int) -> tuple[int, int, float]:
 
     from tasksift.index.reader import read_manifest
     from tasksift.options import SearchMode, SearchRequest
-    from tasksift.search import Searcher, load_query_embedder
+    from tasksift.search.dense import load_query_embedder
+    from tasksift.search.searcher import Searcher
 
     texts = _queries()
     fast = Searcher.open(index, SearchRequest(), mode=SearchMode.DENSE)

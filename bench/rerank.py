@@ -93,7 +93,7 @@ def warm_rates(index: Path, reranker: Path, count: int, rounds: int = 2) -> dict
     from tasksift.options import SearchRequest
     from tasksift.rerank.loading import TorchPairScorer
     from tasksift.rerank.reranker import Reranker
-    from tasksift.search import Searcher
+    from tasksift.search.searcher import Searcher
 
     searcher = Searcher.open(index, SearchRequest(), candidates=CANDIDATES)
     texts = query_texts(count)

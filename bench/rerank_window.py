@@ -218,7 +218,7 @@ def main() -> int:
     )
     from tasksift.options import SearchRequest
     from tasksift.rerank.reranker import Reranker
-    from tasksift.search import Searcher
+    from tasksift.search.searcher import Searcher
 
     train, test, qrels = split_queries()
     test = test[: args.test_queries]

@@ -50,7 +50,7 @@ class DocumentRows:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        if column.num_chunks == 0:
+        if len(column) == 0:
             return cls.of([])
         if not pa.types.is_dictionary(column.type):
             column = column.dictionary_encode()

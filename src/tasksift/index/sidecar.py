@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tasksift.index.manifest import MANIFEST_KEY, Manifest, PartRecord
-from tasksift.lexical.terms import TermLists
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from tasksift.lexical.terms import TermLists
 
 LEGACY_CHUNKS_FILE = "chunks.parquet"
 ROW_GROUP_ROWS = 8192
@@ -220,6 +221,8 @@ def read_terms(files: Sequence[Path]) -> TermLists:
     (sized from the Parquet metadata), so that memory holds the terms about once."""
     import numpy as np
     import pyarrow.parquet as pq
+
+    from tasksift.lexical.terms import TermLists
 
     bound = sum(_values_in(pq.ParquetFile(path).metadata, "terms") for path in files)
     ids = np.empty(bound, dtype=np.uint32)

@@ -41,6 +41,8 @@ def bm25_matrix(
         row_of = np.searchsorted(offsets, where, side="right") - 1
         keys = (ids[where].astype(np.int64) - first) * max(rows, 1) + row_of
         del where, row_of
+        if len(keys) == 0:  # no posting in this block (a corpus of stopwords only)
+            continue
         keys.sort()
         starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
         tf = np.diff(np.r_[starts, len(keys)]).astype(np.float32)
