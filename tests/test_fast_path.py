@@ -36,10 +36,10 @@ def test_the_index_records_a_checked_fast_path(built_index: Path) -> None:
 
 def test_fast_query_vectors_match_sentence_transformers(built_index: Path, minilm) -> None:
     from tasksift.index.reader import read_manifest
-    from tasksift.onnx.embedder import FastPathRecord, load_fast_embedder
+    from tasksift.onnx.embedder import OnnxEmbedderRecord, open_onnx_embedder
 
     manifest = read_manifest(built_index)
-    fast = load_fast_embedder(built_index, FastPathRecord.from_dict(manifest.fast_path))
+    fast = open_onnx_embedder(built_index, OnnxEmbedderRecord.from_dict(manifest.fast_path))
     ours = fast.encode(QUERIES, manifest.prompts.query)
     reference = minilm.encode(QUERIES, normalize_embeddings=True)
     assert np.min(np.sum(ours * reference, axis=1)) >= 0.9999
@@ -88,7 +88,7 @@ def test_a_broken_fast_path_falls_back_to_torch_once(
         model.write_bytes(model.read_bytes()[:1000])
     elif damage == "wrong probe vector":
         check = json.loads((folder / "check.json").read_text())
-        check["probe_vector"] = list(-np.asarray(check["probe_vector"]))
+        check["expected"] = list(-np.asarray(check["expected"]))
         (folder / "check.json").write_text(json.dumps(check))
     else:
         shutil.rmtree(folder)

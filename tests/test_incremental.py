@@ -357,4 +357,4 @@ def test_leftovers_of_killed_runs_are_cleared_by_the_next_run(
     assert invoke(capsys, "index", corpus, "-i", indexed, "-q").code == 0
     remaining = sorted(p.name for p in indexed.iterdir())
     # the live generation and the newest one before it (for readers mid-swap) stay
-    assert remaining == [".lock", "CURRENT", "gen-00000000000000000003", live, "query-encoder"]
+    assert remaining == [".lock", "CURRENT", "gen-00000000000000000003", live, "onnx"]

@@ -83,13 +83,14 @@ def test_query_vector_equals_the_model_with_the_query_prompt(
     from sentence_transformers import SentenceTransformer
 
     from tasksift.index.reader import read_manifest
-    from tasksift.search.dense import encode_queries, load_query_embedder
+    from tasksift.search.dense import load_query_embedder
+    from tasksift.vectors.encoding import encode_queries
 
     index = tmp_path / "index"
     assert invoke(capsys, "index", corpus, "-i", index, "-m", prompted_model, "-q").code == 0
     manifest = read_manifest(index)
     queries = ["why do river banks collapse", "mortgage interest"]
-    ours = encode_queries(load_query_embedder(manifest), manifest, queries)
+    ours = encode_queries(load_query_embedder(manifest), manifest.prompts, queries)
     model = SentenceTransformer(str(prompted_model), device="cpu")
     reference = model.encode([QUERY_PROMPT + q for q in queries], normalize_embeddings=True)
     np.testing.assert_allclose(ours, reference, atol=1e-5)

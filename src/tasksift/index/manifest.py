@@ -99,7 +99,7 @@ class Manifest:
     vectors_bytes: int = 0
     vectors_total: int = 0  # slots in the hnswlib file, deleted ones included
     complete: bool = True  # False for a checkpoint of a run that has not finished
-    fast_path: dict[str, Any] | None = None  # see tasksift.fastpath.FastPathRecord
+    fast_path: dict[str, Any] | None = None  # see tasksift.onnx.embedder.OnnxEmbedderRecord
     lexical: LexicalRecord | None = None  # None: dense only (built before a lexical side)
     readers: dict[str, int] | None = None  # kind -> version of the readers (documents)
     parts: tuple[PartRecord, ...] | None = None  # sidecar parts; None: format 1

@@ -1,6 +1,6 @@
 """The dense retriever: encode queries with the index's query prompt and search the graph.
 
-Encoding uses the index's checked ONNX encoder when it has one (see ``onnx``), else
+Encoding uses the index's checked ONNX embedder when it has one (see ``onnx``), else
 sentence-transformers. Searches run on the hnswlib graph (filtered inside it when asked),
 or exactly over the stored vectors: for a small filtered subset, for a few queries (cheaper
 than loading the graph), and whenever the graph cannot return as many neighbours as asked
@@ -11,7 +11,6 @@ reachable).
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,10 @@ import numpy as np
 from tasksift.index.manifest import Manifest
 from tasksift.index.reader import LoadedIndex
 from tasksift.index.rows import DocumentRows
+from tasksift.onnx.fallback import onnx_or_torch
 from tasksift.search.retriever import Ranked, RowSubset
 from tasksift.vectors.embedder import Embedder, load_embedder
+from tasksift.vectors.encoding import encode_queries
 
 
 def load_query_embedder(manifest: Manifest) -> Embedder:
@@ -36,27 +37,16 @@ def load_query_embedder(manifest: Manifest) -> Embedder:
 
 
 def open_query_embedder(index_dir: Path, manifest: Manifest) -> tuple[Embedder, str | None]:
-    """The fast ONNX query encoder when the index has a checked one, else the torch model.
+    """The index's ONNX embedder when it has a checked one, else the torch model; the
+    second value is a note for the user when ONNX was not used."""
 
-    The second value is a note for the user when the fast path had to be skipped.
-    Setting TASKSIFT_FAST_PATH=0 asks for the torch path.
-    """
-    if os.environ.get("TASKSIFT_FAST_PATH", "1") == "0":
-        return load_query_embedder(manifest), None
-    from tasksift.onnx.embedder import FastPathRecord, load_fast_embedder
-    from tasksift.onnx.runtime import FastPathUnavailable
+    def onnx() -> tuple[Embedder, None]:
+        from tasksift.onnx.embedder import OnnxEmbedderRecord, open_onnx_embedder
 
-    try:
-        record = FastPathRecord.from_dict(manifest.fast_path)
-        return load_fast_embedder(index_dir, record), None
-    except FastPathUnavailable as exc:
-        note = f"fast query path unavailable ({exc}); using sentence-transformers"
-    return load_query_embedder(manifest), note
+        record = OnnxEmbedderRecord.from_dict(manifest.fast_path)
+        return open_onnx_embedder(index_dir, record), None
 
-
-def encode_queries(embedder: Embedder, manifest: Manifest, queries: list[str]) -> np.ndarray:
-    prompts = manifest.prompts
-    return embedder.encode(queries, prompts.query, adapter=prompts.query_adapter)
+    return onnx_or_torch("query", onnx, lambda: load_query_embedder(manifest))
 
 
 T = TypeVar("T")
@@ -79,7 +69,7 @@ class DenseRetriever:
         if self.embedder is None:
             raise ValueError("a dense retriever without a model searches given vectors only")
         return self.for_vectors(
-            encode_queries(self.embedder, self.index.manifest, list(texts)), subset
+            encode_queries(self.embedder, self.index.manifest.prompts, texts), subset
         )
 
     def for_vectors(self, vectors: np.ndarray, subset: RowSubset | None) -> list[DenseQuery]:

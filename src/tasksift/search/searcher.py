@@ -23,7 +23,7 @@ from tasksift.index.manifest import Manifest
 from tasksift.index.reader import LoadedIndex, load_index, read_manifest
 from tasksift.options import DEFAULT_CANDIDATES, DocumentFilter, SearchMode, SearchRequest
 from tasksift.search.bm25 import Bm25Retriever
-from tasksift.search.dense import DenseRetriever, encode_queries, open_query_embedder
+from tasksift.search.dense import DenseRetriever, open_query_embedder
 from tasksift.search.fusion import Fusion, chunk_scale, fuse, ranks_in, segment_best
 from tasksift.search.hits import (
     Explanation,
@@ -35,6 +35,7 @@ from tasksift.search.hits import (
 )
 from tasksift.search.retriever import QueryScores, Retriever, RowSubset
 from tasksift.vectors.embedder import Embedder
+from tasksift.vectors.encoding import encode_queries
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -126,7 +127,7 @@ class Searcher:
         return tokens if tokens > self.manifest.model.max_seq_length else None
 
     def encode(self, queries: list[str]) -> np.ndarray:
-        return encode_queries(self.embedder, self.manifest, queries)
+        return encode_queries(self.embedder, self.manifest.prompts, queries)
 
     def retrievers(self, exact: bool = False) -> list[Retriever]:
         """The retrievers of the search mode: one, or the two that hybrid fuses; the dense

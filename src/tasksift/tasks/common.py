@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tasksift.index.reader import LoadedIndex
+from tasksift.vectors import encoding
 from tasksift.vectors.embedder import Embedder
 
 
@@ -35,5 +36,4 @@ class DocumentVectors:
 
 def encode_documents(index: LoadedIndex, embedder: Embedder, texts: list[str]) -> np.ndarray:
     """Vectors of given texts made as the index's documents were: its document prompt."""
-    prompts = index.manifest.prompts
-    return embedder.encode(texts, prompts.document, adapter=prompts.document_adapter)
+    return encoding.encode_documents(embedder, index.manifest.prompts, texts)
