@@ -1,9 +1,10 @@
-"""The index's embedder on ONNX: exported with its query prompt when the index is built,
-used by searches without torch.
+"""The index's embedder on ONNX: exported and checked with its query prompt when the index
+is built, used by searches (and the task commands) without torch.
 
 The export lives in the index (``INDEX/onnx/embedder/<key>``, see ``store``) and the
-manifest records it (``OnnxEmbedderRecord``). ``OnnxEmbedder`` is the ``Embedder`` it
-gives: queries always, and given texts wherever the query prompt is the document prompt.
+manifest records it (``OnnxEmbedderRecord``). ``open_index_embedder`` gives the model that
+encodes texts in a role: the export (``OnnxEmbedder``) for queries, and for documents
+wherever they are read as queries are (same prompt, no adapter); else sentence-transformers.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tasksift.index.manifest import Manifest
 from tasksift.onnx.check import PROBE_TEXTS, Check, Kind
 from tasksift.onnx.export import ExportSpec
+from tasksift.onnx.fallback import onnx_or_torch
 from tasksift.onnx.runtime import OnnxModel, OnnxUnavailable
 from tasksift.onnx.store import open_export, remove_other_exports, save_export
 from tasksift.prompts import PromptSet
-from tasksift.vectors.encoding import encode_queries
+from tasksift.vectors.embedder import Embedder, load_embedder
+from tasksift.vectors.encoding import Role, encode_with_prompt, prompt_of
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -90,7 +94,7 @@ def export_embedder(
         model=embedder.model,
         output=lambda features: features["sentence_embedding"],
         probes=tuple(prompts.query + text for text in PROBE_TEXTS),
-        reference=lambda: encode_queries(embedder, prompts, PROBE_TEXTS),
+        reference=lambda: encode_with_prompt(embedder, prompts, Role.QUERY, PROBE_TEXTS),
         details={"prompt": prompts.query, "dimension": embedder.dimension},
     )
     try:
@@ -114,3 +118,30 @@ def remove_unused_exports(index_dir: Path, record: OnnxEmbedderRecord | None) ->
     """Drop the exports of earlier builds that the live manifest no longer names."""
     keep = index_dir / record.directory if record and record.directory else None
     remove_other_exports(index_dir, EMBEDDER, keep)
+
+
+def open_index_embedder(
+    index_dir: Path, manifest: Manifest, role: Role = Role.QUERY
+) -> tuple[Embedder, str | None]:
+    """The model that encodes texts in ``role`` as the index did: its checked ONNX export
+    when the role reads texts as the export's check did (the query prompt, no adapter),
+    else sentence-transformers; and a note for the user when the export was wanted but
+    could not be used."""
+    prompts = manifest.prompts
+    if prompt_of(prompts, role) != prompt_of(prompts, Role.QUERY):
+        return load_index_model(manifest), None
+
+    def onnx() -> tuple[Embedder, None]:
+        record = OnnxEmbedderRecord.from_dict(manifest.fast_path)
+        return open_onnx_embedder(index_dir, record), None
+
+    return onnx_or_torch("query", onnx, lambda: load_index_model(manifest))
+
+
+def load_index_model(manifest: Manifest) -> Embedder:
+    """The index's model on torch, checked to have the weights the index was built with."""
+    return load_embedder(
+        manifest.model.name,
+        trust_remote_code=manifest.model.trust_remote_code,
+        expected_fingerprint=manifest.model.fingerprint,
+    )

@@ -17,7 +17,7 @@ from tasksift.options import ChunkingConfig
 from tasksift.pipeline.plan import IndexOptions, Reporter
 from tasksift.prompts import PromptSet, Task, config_prompts, resolve_prompts
 from tasksift.vectors.embedder import Embedder, SentenceTransformerEmbedder, load_embedder
-from tasksift.vectors.encoding import encode_documents
+from tasksift.vectors.encoding import Role, encode_with_prompt
 from tasksift.vectors.models import DEFAULT_MODEL
 
 DEFAULT_OVERLAP = 32
@@ -90,7 +90,7 @@ def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
     return OpenModel(embedder, prompts, chunker, config, manifest)
 
 
-def export_fast_path(
+def with_onnx_embedder(
     model: OpenModel, index_dir: Path, manifest: Manifest, reporter: Reporter
 ) -> Manifest:
     """Give the index its checked ONNX embedder (see ``onnx.embedder``), when possible."""
@@ -122,6 +122,6 @@ def embed_chunks(
     for begin in range(0, len(order), EMBED_SLICE):
         part = order[begin : begin + EMBED_SLICE]
         texts = [chunks[i].text for i in part]
-        vectors[part] = encode_documents(embedder, prompts, texts, batch_size=batch_size)
+        vectors[part] = encode_with_prompt(embedder, prompts, Role.DOCUMENT, texts, batch_size)
         reporter.advance(len(part))
     return vectors

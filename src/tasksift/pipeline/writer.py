@@ -28,7 +28,7 @@ from tasksift.lexical.record import LEXICAL_DIR, Bm25Params, LexicalRecord, engi
 from tasksift.lexical.terms import TermStore, legacy_terms
 from tasksift.onnx.embedder import OnnxEmbedderRecord, remove_unused_exports
 from tasksift.pipeline.engine import EmbeddedBatch, Engine, LocalEngine
-from tasksift.pipeline.model import OpenModel, export_fast_path, open_index_model, open_new_model
+from tasksift.pipeline.model import OpenModel, open_index_model, open_new_model, with_onnx_embedder
 from tasksift.pipeline.plan import IndexOptions, Plan, Reporter, nothing_to_index
 from tasksift.pipeline.stores import ChunkParts, VectorSlots
 
@@ -163,7 +163,7 @@ class Writer:
             model = open_new_model(self.options, self.corpus)
             self.manifest = model.manifest
             self.slots = VectorSlots(None, model.manifest.model.dimension, model.manifest.hnsw)
-        self.manifest = export_fast_path(model, self.index_dir, self.manifest, self.reporter)
+        self.manifest = with_onnx_embedder(model, self.index_dir, self.manifest, self.reporter)
         return model
 
     def _add(self, batch: EmbeddedBatch, plan: Plan) -> None:

@@ -1,11 +1,11 @@
 """The dense retriever: encode queries with the index's query prompt and search the graph.
 
-Encoding uses the index's checked ONNX embedder when it has one (see ``onnx``), else
-sentence-transformers. Searches run on the hnswlib graph (filtered inside it when asked),
-or exactly over the stored vectors: for a small filtered subset, for a few queries (cheaper
-than loading the graph), and whenever the graph cannot return as many neighbours as asked
-for (hnswlib raises when a filter, or deleted elements of an updated graph, leave too few
-reachable).
+The embedder is the index's (``onnx.embedder.open_index_embedder``: its checked ONNX export
+when it has one, else sentence-transformers). Searches run on the hnswlib graph (filtered
+inside it when asked), or exactly over the stored vectors: for a small filtered subset, for
+a few queries (cheaper than loading the graph), and whenever the graph cannot return as
+many neighbours as asked for (hnswlib raises when a filter, or deleted elements of an
+updated graph, leave too few reachable).
 """
 
 from __future__ import annotations
@@ -13,41 +13,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
-from tasksift.index.manifest import Manifest
 from tasksift.index.reader import LoadedIndex
 from tasksift.index.rows import DocumentRows
-from tasksift.onnx.fallback import onnx_or_torch
 from tasksift.search.retriever import Ranked, RowSubset
-from tasksift.vectors.embedder import Embedder, load_embedder
-from tasksift.vectors.encoding import encode_queries
-
-
-def load_query_embedder(manifest: Manifest) -> Embedder:
-    """The index's model, checked to have the weights the index was built with."""
-    return load_embedder(
-        manifest.model.name,
-        trust_remote_code=manifest.model.trust_remote_code,
-        expected_fingerprint=manifest.model.fingerprint,
-    )
-
-
-def open_query_embedder(index_dir: Path, manifest: Manifest) -> tuple[Embedder, str | None]:
-    """The index's ONNX embedder when it has a checked one, else the torch model; the
-    second value is a note for the user when ONNX was not used."""
-
-    def onnx() -> tuple[Embedder, None]:
-        from tasksift.onnx.embedder import OnnxEmbedderRecord, open_onnx_embedder
-
-        record = OnnxEmbedderRecord.from_dict(manifest.fast_path)
-        return open_onnx_embedder(index_dir, record), None
-
-    return onnx_or_torch("query", onnx, lambda: load_query_embedder(manifest))
-
+from tasksift.vectors.embedder import Embedder
+from tasksift.vectors.encoding import Role, encode_with_prompt
 
 T = TypeVar("T")
 EXACT_FILTER_LIMIT = 50_000  # chunks; a filtered subset up to this size is searched exactly
@@ -68,8 +42,9 @@ class DenseRetriever:
     def query(self, texts: Sequence[str], subset: RowSubset | None) -> list[DenseQuery]:
         if self.embedder is None:
             raise ValueError("a dense retriever without a model searches given vectors only")
+        prompts = self.index.manifest.prompts
         return self.for_vectors(
-            encode_queries(self.embedder, self.index.manifest.prompts, texts), subset
+            encode_with_prompt(self.embedder, prompts, Role.QUERY, texts), subset
         )
 
     def for_vectors(self, vectors: np.ndarray, subset: RowSubset | None) -> list[DenseQuery]:

@@ -21,9 +21,10 @@ from tasksift.errors import MismatchError
 from tasksift.guard import check_request
 from tasksift.index.manifest import Manifest
 from tasksift.index.reader import LoadedIndex, load_index, read_manifest
+from tasksift.onnx.embedder import open_index_embedder
 from tasksift.options import DEFAULT_CANDIDATES, DocumentFilter, SearchMode, SearchRequest
 from tasksift.search.bm25 import Bm25Retriever
-from tasksift.search.dense import DenseRetriever, open_query_embedder
+from tasksift.search.dense import DenseRetriever
 from tasksift.search.fusion import Fusion, chunk_scale, fuse, ranks_in, segment_best
 from tasksift.search.hits import (
     Explanation,
@@ -35,7 +36,7 @@ from tasksift.search.hits import (
 )
 from tasksift.search.retriever import QueryScores, Retriever, RowSubset
 from tasksift.vectors.embedder import Embedder
-from tasksift.vectors.encoding import encode_queries
+from tasksift.vectors.encoding import Role, encode_with_prompt
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -106,7 +107,7 @@ class Searcher:
         index = load_index(index_dir, manifest, lexical=wants_lexical)
         embedder = None
         if chosen is not SearchMode.LEXICAL:
-            embedder, note = open_query_embedder(index_dir, manifest)
+            embedder, note = open_index_embedder(index_dir, manifest)
             notes += [note] if note else []
         return cls(index, embedder, chosen, fusion or Fusion(), reranker, candidates, notes)
 
@@ -127,7 +128,7 @@ class Searcher:
         return tokens if tokens > self.manifest.model.max_seq_length else None
 
     def encode(self, queries: list[str]) -> np.ndarray:
-        return encode_queries(self.embedder, self.manifest.prompts, queries)
+        return encode_with_prompt(self.embedder, self.manifest.prompts, Role.QUERY, queries)
 
     def retrievers(self, exact: bool = False) -> list[Retriever]:
         """The retrievers of the search mode: one, or the two that hybrid fuses; the dense
