@@ -162,50 +162,64 @@ def test_a_failed_check_is_kept_without_the_model_and_not_redone(
         open_onnx_embedder(tmp_path, OnnxEmbedderRecord.from_dict(record.to_dict()))
 
 
-def test_exports_of_the_earlier_layout_are_still_opened(exports: dict, tmp_path: Path) -> None:
-    """Indexes and caches written before the two kinds shared one path: folders
-    ``query-encoder/<key>`` and ``rerankers/<key>``, checks in their own formats."""
+def test_the_cache_keeps_one_export_per_model_folder(
+    tiny_cross_encoder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A model whose files change gets a new key, and the export of its former one goes;
+    so does the cache's earlier layout (``rerankers/``), whose keys are never asked for."""
+    from tasksift.onnx.cross_encoder import open_onnx_scorer
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TASKSIFT_CACHE_DIR", str(cache))
+    (cache / "rerankers" / "0123").mkdir(parents=True)
+    model, source = tiny_cross_encoder
+    folder = shutil.copytree(source, tmp_path / "model")
+    open_onnx_scorer("tiny", folder, lambda: model)
+    assert not (cache / "rerankers").exists()
+    (first,) = (cache / "onnx" / "cross-encoder").iterdir()
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "note": "edited"}))
+    _, note = open_onnx_scorer("tiny", folder, lambda: model)
+    assert "first use of reranker tiny" in note
+    (second,) = (cache / "onnx" / "cross-encoder").iterdir()
+    assert second.name != first.name and (second / "model.onnx").is_file()
+
+
+def test_an_index_of_the_earlier_layout_keeps_its_export_until_exported_again(
+    exports: dict, tiny_embedder, tmp_path: Path
+) -> None:
+    """Indexes written before the two kinds shared one path hold ``query-encoder/<key>``
+    with the embedder's own check format: opened as they are, replaced by the next export."""
     from tasksift.onnx.check import Kind, read_check
-    from tasksift.onnx.store import export_folder, open_export, remove_other_exports
+    from tasksift.onnx.embedder import export_embedder, remove_unused_exports
+    from tasksift.onnx.store import open_export
+    from tasksift.prompts import PromptSet
 
-    for kind, legacy in ((Kind.EMBEDDER, "query-encoder"), (Kind.CROSS_ENCODER, "rerankers")):
-        folder = tmp_path / legacy / "k"
-        shutil.copytree(exports[kind][0], folder)
-        new = json.loads((folder / "check.json").read_text())
-        (folder / "check.json").write_text(json.dumps(_format_2(kind, new)))
-        assert export_folder(tmp_path, kind, "k") == folder
-        check, made = open_export(folder, kind)[1], read_check(exports[kind][0])
-        assert (check.kind, check.passed, check.settings) == (kind, True, made.settings)
-        assert (check.probe, check.expected) == (made.probe, made.expected)
-    remove_other_exports(tmp_path, Kind.EMBEDDER, keep=None)
-    assert not (tmp_path / "query-encoder").exists() and (tmp_path / "rerankers").exists()
+    folder = shutil.copytree(exports[Kind.EMBEDDER][0], tmp_path / "query-encoder" / "k")
+    made = read_check(folder)
+    (folder / "check.json").write_text(json.dumps(_format_2(made.to_dict())))
+    check = open_export(folder, Kind.EMBEDDER)[1]
+    assert (check.kind, check.passed, check.settings) == (Kind.EMBEDDER, True, made.settings)
+    assert (check.probe, check.expected) == (made.probe, made.expected)
+    record = export_embedder(tiny_embedder, PromptSet(QUERY_PROMPT, "passage: "), tmp_path)
+    remove_unused_exports(tmp_path, record)
+    assert record.directory.startswith("onnx/embedder/")
+    assert (tmp_path / record.directory / "model.onnx").is_file()
+    assert not (tmp_path / "query-encoder").exists()
 
 
-def _format_2(kind, new: dict) -> dict:
-    """``new`` (a check) as the modules before one ONNX path wrote it."""
-    from tasksift.onnx.check import Kind
-
+def _format_2(new: dict) -> dict:
+    """An embedder's check ``new`` as indexes wrote it before one ONNX path."""
     settings = new["settings"]
-    if kind is Kind.EMBEDDER:
-        return {
-            "inputs": settings["inputs"],
-            "max_seq_length": settings["max_length"],
-            "padding_side": settings["padding_side"],
-            "query_prompt": QUERY_PROMPT,
-            "dimension": len(new["expected"]),
-            "min_cosine": new["agreement"],
-            "probe": new["probe"][len(QUERY_PROMPT) :],
-            "probe_vector": new["expected"],
-        }
     return {
-        **{k: settings[k] for k in ("inputs", "max_length", "padding_side", "truncation_side")},
-        "activation": "Identity",
-        "passed": True,
-        "reason": None,
-        "max_diff": new["agreement"],
-        "probes": 8,
-        "probe": new["probe"],
-        "probe_score": new["expected"][0],
+        "inputs": settings["inputs"],
+        "max_seq_length": settings["max_length"],
+        "padding_side": settings["padding_side"],
+        "query_prompt": QUERY_PROMPT,
+        "dimension": len(new["expected"]),
+        "min_cosine": new["agreement"],
+        "probe": new["probe"][len(QUERY_PROMPT) :],
+        "probe_vector": new["expected"],
     }
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from tasksift.onnx.runtime import DamagedExport, Input, OnnxModel, RunSettings
 
 CHECK_FILE = "check.json"
-CHECK_FORMAT = 3  # 2: the cross-encoder's record before the two kinds shared one
+CHECK_FORMAT = 3  # records without one are an embedder's from before (``_from_format_2``)
 MIN_COSINE = 0.9999
 MAX_SCORE_DIFF = 1e-3
 TIE = 1e-5  # probe scores closer than this may swap places
@@ -115,7 +115,7 @@ class Check:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Check:
-        """A check record, this format's or an earlier one's."""
+        """A check record, this format's or an earlier embedder's."""
         if "format" not in data:
             data = _from_format_2(data)
         settings = data["settings"]
@@ -138,28 +138,20 @@ class Check:
 
 
 def _from_format_2(old: dict[str, Any]) -> dict[str, Any]:
-    """Records written before the two kinds shared one: the embedder's kept its prompt
-    apart from its probe, and passed on its cosine alone."""
+    """An embedder's record as indexes wrote it before the two kinds shared one path (it
+    kept its prompt apart from its probe, and passed on its cosine alone); such an index
+    still searches on it until ``tasksift index`` exports it again."""
+    cosine = float(old.get("min_cosine", 0.0))
+    prompt = old.get("query_prompt", "")
     settings = {k: old.get(k) for k in ("inputs", "padding_side", "truncation_side")}
-    if "probe_vector" in old:  # an embedder's
-        cosine = float(old.get("min_cosine", 0.0))
-        prompt = old.get("query_prompt", "")
-        return {
-            "kind": Kind.EMBEDDER.value,
-            "settings": {**settings, "max_length": old["max_seq_length"]},
-            "passed": cosine >= MIN_COSINE,
-            "agreement": cosine,
-            "probe": prompt + old["probe"],
-            "expected": old["probe_vector"],
-            "details": {"prompt": prompt, "dimension": old.get("dimension")},
-        }
     return {
-        **old,
-        "kind": Kind.CROSS_ENCODER.value,
-        "settings": {**settings, "max_length": old["max_length"]},
-        "agreement": old.get("max_diff"),
-        "expected": [old["probe_score"]] if "probe_score" in old else [],
-        "details": {"activation": old.get("activation")},
+        "kind": Kind.EMBEDDER.value,
+        "settings": {**settings, "max_length": old["max_seq_length"]},
+        "passed": cosine >= MIN_COSINE,
+        "agreement": cosine,
+        "probe": prompt + old["probe"],
+        "expected": old["probe_vector"],
+        "details": {"prompt": prompt, "dimension": old.get("dimension")},
     }
 
 

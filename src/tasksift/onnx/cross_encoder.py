@@ -1,9 +1,9 @@
-"""A cross-encoder on ONNX: exported on its first use into the user cache, shared by every
-index, and scoring (query, text) pairs without torch afterwards (``OnnxPairScorer``)."""
+"""A cross-encoder on ONNX: exported on its first use into the user cache
+(``CACHE/onnx/cross-encoder/<key>``), shared by every index, and scoring (query, text)
+pairs without torch afterwards (``OnnxPairScorer``)."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +18,11 @@ from tasksift.onnx.store import (
     EXPORTS,
     cache_root,
     export_folder,
+    export_key,
     file_stats,
     open_export,
     read_json,
+    remove_earlier_layout,
     remove_export,
     save_export,
     write_json,
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 CROSS_ENCODER = Kind.CROSS_ENCODER
-KEY_FORMAT = 2  # part of the key: bump when the export changes, so that older ones are redone
 KEYS_FILE = "keys.json"
 CONFIG_FILE_LIMIT = 16 << 20  # bytes; larger non-weight files are not part of the key
 
@@ -58,21 +59,25 @@ class OnnxPairScorer:
 
 
 def model_key(folder: Path) -> str:
-    """The cache key of a model folder: its weights fingerprint, its other files (config,
-    tokenizer) and the key format, hashed. Remembered per file size and mtime in the
-    cache, so that the weights are hashed once, not on every run."""
+    """The cache key of the cross-encoder in ``folder``: its weights fingerprint and its
+    other files (config, tokenizer). Remembered per file size and mtime in the cache, so
+    that the weights are hashed once, not on every run; when the files changed, the export
+    of their former key is removed."""
     files = file_stats(folder)
     keys_path = cache_root() / EXPORTS / KEYS_FILE
     known = read_json(keys_path) or {}
-    entry = known.get(str(folder))
+    entry = known.pop(str(folder), None)
     if isinstance(entry, dict) and entry.get("files") == files:
         return str(entry["key"])
-    digest = hashlib.sha256(f"{KEY_FORMAT}:{weights_fingerprint(folder)}".encode())
+    parts = [weights_fingerprint(folder)]
     for path in sorted(folder.iterdir()):
         weights = path.name.endswith(WEIGHT_FILE_SUFFIXES)
         if path.is_file() and not weights and path.stat().st_size <= CONFIG_FILE_LIMIT:
-            digest.update(f"{path.name}:{file_sha256(path)}".encode())
-    key = digest.hexdigest()[:24]
+            parts.append(f"{path.name}:{file_sha256(path)}")
+    key = export_key(*parts)
+    former = entry.get("key") if isinstance(entry, dict) else None
+    if former and former != key and all(e.get("key") != former for e in known.values()):
+        remove_export(export_folder(cache_root(), CROSS_ENCODER, str(former)))
     write_json(keys_path, {**known, str(folder): {"files": files, "key": key}})
     return key
 
@@ -110,6 +115,7 @@ def open_onnx_scorer(
         raise DamagedExport(str(exc), then="it is exported again next time") from None
     began = time.perf_counter()
     saved, check = save_export(cross_encoder_spec(load_model()), cache_root(), key)
+    remove_earlier_layout(cache_root(), CROSS_ENCODER)
     if not check.passed:
         raise OnnxUnavailable(f"its check failed: {check.reason}")
     scorer = OnnxPairScorer(open_export(saved, CROSS_ENCODER)[0])

@@ -9,8 +9,6 @@ wherever they are read as queries are (same prompt, no adapter); else sentence-t
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +20,7 @@ from tasksift.onnx.check import PROBE_TEXTS, Check, Kind
 from tasksift.onnx.export import ExportSpec
 from tasksift.onnx.fallback import onnx_or_torch
 from tasksift.onnx.runtime import OnnxModel, OnnxUnavailable
-from tasksift.onnx.store import open_export, remove_other_exports, save_export
+from tasksift.onnx.store import export_key, open_export, remove_other_exports, save_export
 from tasksift.prompts import PromptSet
 from tasksift.vectors.embedder import Embedder, load_embedder
 from tasksift.vectors.encoding import Role, encode_with_prompt, prompt_of
@@ -76,10 +74,9 @@ class OnnxEmbedder:
         return EMBEDDER.outputs(self._model.run([prompt + t for t in texts], batch_size))
 
 
-def export_key(embedder: SentenceTransformerEmbedder, query_prompt: str) -> str:
+def embedder_key(embedder: SentenceTransformerEmbedder, query_prompt: str) -> str:
     """What an index's export depends on: the weights, the query prompt, the max length."""
-    text = json.dumps([embedder.fingerprint, query_prompt, embedder.max_seq_length])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return export_key(embedder.fingerprint, query_prompt, str(embedder.max_seq_length))
 
 
 def export_embedder(
@@ -98,7 +95,7 @@ def export_embedder(
         details={"prompt": prompts.query, "dimension": embedder.dimension},
     )
     try:
-        folder, check = save_export(spec, index_dir, export_key(embedder, prompts.query))
+        folder, check = save_export(spec, index_dir, embedder_key(embedder, prompts.query))
     except OnnxUnavailable as exc:
         return OnnxEmbedderRecord(None, False, reason=str(exc))
     directory = folder.relative_to(index_dir).as_posix()

@@ -1,25 +1,27 @@
-"""Where exports live, and the one policy for keeping them.
+"""Where exports live, how they are keyed, and the one policy for keeping them.
 
 An export is a folder ``ROOT/onnx/<kind>/<key>`` holding ``model.onnx``, ``tokenizer.json``
-and ``check.json``. The key names everything the export depends on, so a folder is never
-rewritten in place: a new one is written under a staging name and renamed. ROOT is the
-index folder for an index's embedder (searches need nothing outside the index) and the
-user cache for cross-encoders (every index shares them). The policy, the same for both:
+and ``check.json``. ROOT is the index folder for an index's embedder (searches need nothing
+outside the index) and the user cache for cross-encoders (every index shares them). The key
+(``export_key``) hashes everything the export depends on, ``EXPORT_FORMAT`` included, so a
+folder is never rewritten in place: a new one is written under a staging name and renamed.
+The policy, the same for both kinds:
 
-* every open checks the export (``check.verify``); one that fails is damaged: the user
-  cache's is removed at once and exported again at its next use; an index's is left to
-  the next ``tasksift index``, which exports it again (searches never write an index);
+* an export is reused while its key is the one asked for, and every open checks it again
+  (``check.verify``); one that fails is damaged: the user cache's is removed at once and
+  exported again at its next use; an index's is left to the next ``tasksift index``, which
+  exports it again (searches never write an index);
 * an export that failed its check when made keeps its ``check.json`` without the model,
   so that it is not tried again until its folder is deleted;
-* an index keeps only the export its live manifest names.
-
-Folders written before this layout (``INDEX/query-encoder/<key>``,
-``CACHE/rerankers/<key>``) are still opened.
+* an export nothing names any more is removed: an index keeps only the export its live
+  manifest names, the cache only the export of each model folder's current files; the
+  earlier layout's folders (``INDEX/query-encoder``, ``CACHE/rerankers``) go with them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 
 CACHE_ENV = "TASKSIFT_CACHE_DIR"
 EXPORTS = "onnx"
+EXPORT_FORMAT = 3  # part of every key: bump when exports change, so that older ones are redone
 LEGACY_FOLDERS = {Kind.EMBEDDER: "query-encoder", Kind.CROSS_ENCODER: "rerankers"}
 
 
@@ -48,12 +51,14 @@ def cache_root() -> Path:
     return (xdg if xdg.is_absolute() else Path.home() / ".cache") / "tasksift"
 
 
+def export_key(*parts: str) -> str:
+    """The key of an export that depends on ``parts`` (weights fingerprints, prompts...)."""
+    return hashlib.sha256(json.dumps([EXPORT_FORMAT, *parts]).encode()).hexdigest()[:24]
+
+
 def export_folder(root: Path, kind: Kind, key: str) -> Path:
-    """The folder of the export ``key`` under ``root``: an earlier layout's when only it
-    exists."""
-    folder = root / EXPORTS / kind.value / key
-    legacy = root / LEGACY_FOLDERS[kind] / key
-    return legacy if not folder.exists() and legacy.is_dir() else folder
+    """The folder of the export ``key`` of ``kind`` under ``root``."""
+    return root / EXPORTS / kind.value / key
 
 
 def open_export(folder: Path, kind: Kind) -> tuple[OnnxModel, Check]:
@@ -87,7 +92,6 @@ def save_export(spec: ExportSpec, root: Path, key: str) -> tuple[Path, Check]:
         check = read_check(folder)
         if check is not None and not check.passed:
             return folder, check
-    folder = root / EXPORTS / spec.kind.value / key
     return folder, _write(spec, folder)
 
 
@@ -120,7 +124,7 @@ def remove_export(folder: Path) -> None:
 
 
 def remove_other_exports(root: Path, kind: Kind, keep: Path | None) -> None:
-    """Drop every export of ``kind`` under ``root`` but ``keep``, earlier layouts' too."""
+    """Drop every export of ``kind`` under ``root`` but ``keep``, the earlier layout's too."""
     for parent in (root / EXPORTS / kind.value, root / LEGACY_FOLDERS[kind]):
         if parent.is_dir():
             for folder in parent.iterdir():
@@ -128,6 +132,12 @@ def remove_other_exports(root: Path, kind: Kind, keep: Path | None) -> None:
                     shutil.rmtree(folder, ignore_errors=True)
             with contextlib.suppress(OSError):
                 parent.rmdir()  # only when nothing is left in it
+
+
+def remove_earlier_layout(root: Path, kind: Kind) -> None:
+    """Drop the folder of ``kind``'s exports as written before the two kinds shared one
+    path (the user cache's: its keys are never asked for again)."""
+    shutil.rmtree(root / LEGACY_FOLDERS[kind], ignore_errors=True)
 
 
 def file_stats(folder: Path) -> list[list[Any]]:
