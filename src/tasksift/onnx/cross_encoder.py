@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tasksift.onnx.check import PROBE_PAIRS, Kind
-from tasksift.onnx.export import ExportSpec
 from tasksift.onnx.runtime import DamagedExport, NotExported, OnnxModel, OnnxUnavailable
 from tasksift.onnx.store import (
     EXPORTS,
@@ -32,6 +31,8 @@ from tasksift.vectors.models import WEIGHT_FILE_SUFFIXES, file_sha256, weights_f
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
     from tokenizers import Tokenizer
+
+    from tasksift.onnx.export import ExportSpec
 
 CROSS_ENCODER = Kind.CROSS_ENCODER
 KEYS_FILE = "keys.json"
@@ -85,6 +86,8 @@ def model_key(folder: Path) -> str:
 def cross_encoder_spec(model: CrossEncoder) -> ExportSpec:
     """The export of ``model``: its scores with the activation its configuration names."""
     import torch
+
+    from tasksift.onnx.export import ExportSpec
 
     activation = model.activation_fn or torch.nn.Identity()
     pairs = list(PROBE_PAIRS)

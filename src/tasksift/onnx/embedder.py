@@ -17,7 +17,6 @@ import numpy as np
 
 from tasksift.index.manifest import Manifest
 from tasksift.onnx.check import PROBE_TEXTS, Check, Kind
-from tasksift.onnx.export import ExportSpec
 from tasksift.onnx.fallback import onnx_or_torch
 from tasksift.onnx.runtime import OnnxModel, OnnxUnavailable
 from tasksift.onnx.store import export_key, open_export, remove_other_exports, save_export
@@ -84,6 +83,8 @@ def export_embedder(
 ) -> OnnxEmbedderRecord:
     """Export and check ``embedder`` with the query prompt into the index, or reuse its
     export; the record of it, or of why there is none."""
+    from tasksift.onnx.export import ExportSpec  # searches do without it
+
     if prompts.query_adapter is not None:
         return OnnxEmbedderRecord(None, False, reason="adapter models (encode(task=...)) use torch")
     spec = ExportSpec(
