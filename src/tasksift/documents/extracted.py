@@ -9,6 +9,7 @@ the files of that kind), and ``read``, which turns the file's bytes into an ``Ex
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -65,6 +66,25 @@ class HeadingPath:
 class Unreadable(Exception):
     """A file that cannot be read; the message is the reason shown to the user, one line,
     e.g. "encrypted, no password" or "no text layer; OCR it first"."""
+
+
+# A table of contents entry's leader: four or more dots (perhaps spaced) before a page
+# number; possessive, and anchored after a character that is not part of one, so that a long
+# run of dots costs linear time
+_DOTS = ".\u00b7\u2024\u2026"
+_LEADER = re.compile(
+    rf"(?<![{_DOTS} \t])[ \t]*+(?:[{_DOTS}][ \t]*+){{4,}}+(?=(?:\d+|[ivxlcdm]+)[ \t]*$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def collapse_leaders(text: str, keep_offsets: bool = False) -> str:
+    """``text`` with each table of contents leader (``Autoscale . . . . 132``) collapsed
+    to one space (``Autoscale 132``); ``keep_offsets`` puts as many spaces instead, so
+    that offsets still map to the file's lines."""
+    if keep_offsets:
+        return _LEADER.sub(lambda match: " " * len(match.group(0)), text)
+    return _LEADER.sub(" ", text)
 
 
 class Reader(Protocol):
