@@ -17,6 +17,7 @@ thread-safe, so reads are serialized.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import ctypes
 import itertools
@@ -43,6 +44,8 @@ _EDGE_LINES = 2  # how many lines at the top and bottom of a page may be a heade
 _RUNNING_SHARE = 0.4  # a header repeats on at least this share of pages...
 _RUNNING_NUMBERED = 3  # ...or, when it holds a page number, on at least this many
 _RAGGED = 0.15  # a ragged line ends this share of the text's width or less before its edge
+_COLUMN_LINES = 3  # a column starts where at least this many lines of a page start,
+_COLUMN_GAP = 0.2  # at least this share of the text's width right of the previous one
 _UPRIGHT = 0.05  # radians: a line whose first character is turned more has no geometry
 MAX_PAGES = 20_000  # limits against pathological files: pages in a document,
 MAX_OBJECTS = 200_000  # objects on one page,
@@ -330,15 +333,49 @@ def _glue(a: _Line, b: _Line, pitch: float, left: float, edge: float) -> str:
     return " " if wrapped else "\n"
 
 
+def _column_starts(measured: list[_Line]) -> list[float]:
+    """Where the page's columns start: the left edges that at least ``_COLUMN_LINES`` lines
+    share, each at least ``_COLUMN_GAP`` of the text's width right of the one before (so
+    that indented lines stay in their column)."""
+    counts = Counter(round(line.left) for line in measured)
+    lefts = sorted(left for left, count in counts.items() if count >= _COLUMN_LINES)
+    width = max(line.right for line in measured) - min(line.left for line in measured)
+    starts: list[float] = []
+    for left in lefts:
+        if not starts or left - starts[-1] > _COLUMN_GAP * width:
+            starts.append(left)
+    return starts
+
+
+def _bounds(lines: list[_Line]) -> list[tuple[float, float]]:
+    """Each line's left and right edges: those of its column (where text that wraps starts
+    and ends), or of the page for a line that crosses into the next column."""
+    measured = [line for line in lines if line.left is not None]  # lines without keep theirs
+    if not measured:
+        return [(0.0, 0.0)] * len(lines)
+    starts = _column_starts(measured) or [min(line.left for line in measured)]
+    page = (min(line.left for line in measured), max(line.right for line in measured))
+    column: dict[int, tuple[float, float]] = {}
+    keys = []
+    for line in lines:
+        key = -1
+        if line.left is not None:
+            found = bisect.bisect_right(starts, line.left + 1) - 1
+            crosses = found + 1 < len(starts) and line.right > starts[found + 1]
+            key = -1 if crosses else max(found, 0)
+            left, right = column.get(key, (line.left, line.right))
+            column[key] = (min(left, line.left), max(right, line.right))
+        keys.append(key)
+    return [column.get(key, page) for key in keys]
+
+
 def _join(lines: list[_Line], pitch: float) -> str:
     """A page's text: its lines joined into paragraphs."""
     if not lines:
         return ""
-    measured = [line for line in lines if line.left is not None]  # lines without keep theirs
-    left = min((line.left for line in measured), default=0.0)
-    edge = max((line.right for line in measured), default=0.0)
+    bounds = _bounds(lines)
     parts = [lines[0].text]
-    for a, b in itertools.pairwise(lines):
+    for (a, b), (left, edge) in zip(itertools.pairwise(lines), bounds, strict=False):
         glue = _glue(a, b, pitch, left, edge)
         if glue == "" and b.text[:1].islower():
             parts[-1] = parts[-1][:-1]
