@@ -73,7 +73,7 @@ class _Line:
 
 class PdfReader:
     kind = "pdf"
-    version = 1
+    version = 2
     suffixes = (".pdf",)
 
     def sniff(self, head: bytes) -> bool:
