@@ -81,7 +81,7 @@ class Unreadable(Exception):
 # number; possessive, and anchored after a character that is not part of one, so that a long
 # run of dots costs linear time
 _DOTS = ".\u00b7\u2024\u2026"
-_LEADER = re.compile(
+LEADER = re.compile(
     rf"(?<![{_DOTS} \t])[ \t]*+(?:[{_DOTS}][ \t]*+){{4,}}+(?=(?:\d+|[ivxlcdm]+)[ \t]*$)",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -91,9 +91,11 @@ def collapse_leaders(text: str, keep_offsets: bool = False) -> str:
     """``text`` with each table of contents leader (``Autoscale . . . . 132``) collapsed
     to one space (``Autoscale 132``); ``keep_offsets`` puts as many spaces instead, so
     that offsets still map to the file's lines."""
+    if not any(dots in text for dots in ("..", ". .", *_DOTS[1:])):
+        return text  # most pages and files: no regex pass
     if keep_offsets:
-        return _LEADER.sub(lambda match: " " * len(match.group(0)), text)
-    return _LEADER.sub(" ", text)
+        return LEADER.sub(lambda match: " " * len(match.group(0)), text)
+    return LEADER.sub(" ", text)
 
 
 def check_zip(archive: zipfile.ZipFile, kind: str) -> None:

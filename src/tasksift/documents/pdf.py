@@ -33,7 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasksift.documents.extracted import Extracted, Section, Unreadable, collapse_leaders
+from tasksift.documents.extracted import (
+    LEADER,
+    Extracted,
+    Section,
+    Unreadable,
+    collapse_leaders,
+)
 
 if TYPE_CHECKING:
     import pypdfium2
@@ -220,7 +226,7 @@ def _measure(textpage: Any, text: str, first: int, last: int) -> _Line:
     x, y = ctypes.c_double(), ctypes.c_double()
     if not pdfium_c.FPDFText_GetCharOrigin(textpage, first, ctypes.byref(x), ctypes.byref(y)):
         y.value = bottom
-    if not all(map(math.isfinite, (left, right, y.value, top, bottom))) or right < left:
+    if not left <= right:  # also False for NaN
         return _Line(text)
     return _Line(text, left, right, y.value, max(top - bottom, 1.0))
 
@@ -306,7 +312,7 @@ def _wrapped(a: _Line, b: _Line, left: float, edge: float) -> bool:
     """Whether ``a`` wraps into ``b``: ``b``'s first word would not have fit before the right
     ``edge``, or (text wrapped by counting characters) ``a`` comes near the edge and ``b``
     goes on in lowercase."""
-    if a.text != collapse_leaders(a.text):  # a table of contents entry
+    if LEADER.search(a.text):  # a table of contents entry
         return False
     em = (b.right - b.left) / len(b.text) if b.left is not None else 0.0
     word = b.text.split(maxsplit=1)[0]
@@ -333,13 +339,12 @@ def _glue(a: _Line, b: _Line, pitch: float, left: float, edge: float) -> str:
     return " " if wrapped else "\n"
 
 
-def _column_starts(measured: list[_Line]) -> list[float]:
+def _column_starts(lefts: list[float], width: float) -> list[float]:
     """Where the page's columns start: the left edges that at least ``_COLUMN_LINES`` lines
-    share, each at least ``_COLUMN_GAP`` of the text's width right of the one before (so
+    share, each at least ``_COLUMN_GAP`` of the text's ``width`` right of the one before (so
     that indented lines stay in their column)."""
-    counts = Counter(round(line.left) for line in measured)
+    counts = Counter(map(round, lefts))
     lefts = sorted(left for left, count in counts.items() if count >= _COLUMN_LINES)
-    width = max(line.right for line in measured) - min(line.left for line in measured)
     starts: list[float] = []
     for left in lefts:
         if not starts or left - starts[-1] > _COLUMN_GAP * width:
@@ -350,11 +355,13 @@ def _column_starts(measured: list[_Line]) -> list[float]:
 def _bounds(lines: list[_Line]) -> list[tuple[float, float]]:
     """Each line's left and right edges: those of its column (where text that wraps starts
     and ends), or of the page for a line that crosses into the next column."""
-    measured = [line for line in lines if line.left is not None]  # lines without keep theirs
-    if not measured:
+    lefts = [line.left for line in lines if line.left is not None]  # others keep their lines
+    if not lefts:
         return [(0.0, 0.0)] * len(lines)
-    starts = _column_starts(measured) or [min(line.left for line in measured)]
-    page = (min(line.left for line in measured), max(line.right for line in measured))
+    page = (min(lefts), max(line.right for line in lines if line.left is not None))
+    starts = _column_starts(lefts, page[1] - page[0])
+    if len(starts) < 2:  # one column
+        return [page] * len(lines)
     column: dict[int, tuple[float, float]] = {}
     keys = []
     for line in lines:
