@@ -130,3 +130,11 @@ def test_deep_nesting_is_unreadable_not_a_recursion_error() -> None:
             read(Path(name), data)
     html = b"<html><body>" + b"<div>" * 10_000 + b"deep" + b"</div>" * 10_000
     assert read(Path("deep.html"), html).text == "deep"  # Lexbor limits the depth itself
+
+
+def test_epub_whose_container_names_an_unknown_encoding() -> None:
+    """What the mutation pass found: ElementTree raised LookupError for "UeF-8"."""
+    container = b'<?xml version="1.0" encoding="UeF-8"?><container/>'
+    data = _zip({"mimetype": b"application/epub+zip", "META-INF/container.xml": container})
+    with pytest.raises(Unreadable, match=r"^damaged EPUB \(META-INF/container.xml: .*UeF-8"):
+        read(Path("odd.epub"), data)

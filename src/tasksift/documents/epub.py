@@ -101,7 +101,7 @@ def _read(archive: zipfile.ZipFile, name: str) -> bytes:
 def _xml(archive: zipfile.ZipFile, name: str) -> ET.Element:
     try:
         return ET.fromstring(_read(archive, name))
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError, ValueError) as exc:  # LookupError: unknown encoding
         raise Unreadable(f"damaged EPUB ({name}: {exc})") from None
 
 
