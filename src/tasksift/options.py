@@ -16,7 +16,8 @@ from tasksift.prompts import Task
 DEFAULT_RERANK_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
 DEFAULT_CANDIDATES = 50  # chunks a reranker rescores per query
 CHECKPOINT_DOCUMENTS = 256  # documents read, chunked and embedded at a time, at most
-CHECKPOINT_CHUNKS = 512  # chunks embedded at a time, at most (whole documents: at least one)
+CHECKPOINT_MODEL_BATCHES = 16  # model batches of chunks embedded at a time, at most (whole
+# documents, at least one): 512 chunks at the default batch size
 CHECKPOINT_SECONDS = 30.0  # of work between the checkpoints of a first indexing run
 CHECKPOINT_SECONDS_VARIABLE = "TASKSIFT_CHECKPOINT_SECONDS"  # overrides it (kill tests)
 MAX_SECONDS_PER_FILE = 60.0  # a reader working longer on one file is stopped

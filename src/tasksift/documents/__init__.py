@@ -242,8 +242,8 @@ def read_document(
         if max_bytes is not None and stat.st_size > max_bytes:
             report.too_large += 1
             report.warnings.append(
-                f"skipped {doc_id}: {stat.st_size / 1e6:,.0f} MB, over the "
-                f"{max_bytes / 1e6:,.0f} MB limit (--max-file-size)"
+                f"skipped {doc_id}: {_megabytes(stat.st_size)} MB, over the "
+                f"{_megabytes(max_bytes)} MB limit (--max-file-size)"
             )
             return None
         data = path.read_bytes()
@@ -280,6 +280,10 @@ def read_document(
         lines=extracted.lines,
         reader=f"{reader.kind}:{reader.version}",
     )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f}".removesuffix(".0")
 
 
 def reader_bug(exc: BaseException, kind: str) -> str:

@@ -23,8 +23,8 @@ from tasksift.index.manifest import HnswParams
 from tasksift.index.reader import LoadedIndex
 from tasksift.lexical.analyzer import DEFAULT_LANGUAGE
 from tasksift.options import (
-    CHECKPOINT_CHUNKS,
     CHECKPOINT_DOCUMENTS,
+    CHECKPOINT_MODEL_BATCHES,
     ReadingOptions,
     default_checkpoint_seconds,
 )
@@ -49,13 +49,18 @@ class IndexOptions:
     hnsw: HnswParams = field(default_factory=HnswParams)
     rebuild: bool = False
     checkpoint_documents: int = CHECKPOINT_DOCUMENTS  # documents read, chunked, embedded at a time
-    checkpoint_chunks: int = CHECKPOINT_CHUNKS  # and at most this many chunks (whole documents)
+    checkpoint_chunks: int | None = None  # and this many chunks; None: CHECKPOINT_MODEL_BATCHES
     checkpoint_seconds: float = field(default_factory=default_checkpoint_seconds)  # of work
     reading: ReadingOptions = field(default_factory=ReadingOptions)  # limits, --strict
 
     @property
     def language_or_default(self) -> str:
         return self.language or DEFAULT_LANGUAGE
+
+    @property
+    def batch_chunks(self) -> int:
+        """Chunks of whole documents embedded at a time (and so between checkpoints)."""
+        return max(1, self.checkpoint_chunks or CHECKPOINT_MODEL_BATCHES * self.batch_size)
 
 
 class Reporter(Protocol):

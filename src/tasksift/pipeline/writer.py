@@ -93,7 +93,7 @@ class Writer:
         self.reporter.run(len(plan.pending), plan.pending.total_bytes)
         batches = self.engine.batches(
             plan.pending, model, max(1, self.options.checkpoint_documents),
-            max(1, self.options.checkpoint_chunks), self.options.batch_size, self.reading,
+            self.options.batch_chunks, self.options.batch_size, self.reading,
             self.reporter,
         )  # fmt: skip
         for batch in batches:
