@@ -18,7 +18,7 @@ import pytest
 from conftest import run_cli, tree_digest
 from tasksift.errors import ExitCode
 
-PLUGIN = '''
+PLUGIN = """
 import os
 import signal
 import time
@@ -50,7 +50,7 @@ class CrashingReader(_Failing):
 
     def read(self, data, path):
         os.kill(os.getpid(), signal.SIGSEGV)
-'''
+"""
 ENTRY_POINTS = """[tasksift.readers]
 boom = failing_readers:RaisingReader
 hang = failing_readers:HangingReader
