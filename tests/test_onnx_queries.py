@@ -114,5 +114,5 @@ def test_a_task_command_on_torch_says_so_once(
     torch = invoke(capsys, *args, "-f", "jsonl")
     assert onnx.code == torch.code == 0, onnx.stderr + torch.stderr
     assert "note:" not in onnx.stderr
-    assert torch.stderr.count("note: query path on sentence-transformers") == 1
+    assert torch.stderr.count("note: document path on sentence-transformers") == 1
     assert onnx.jsonl()[0]["doc_id"] == torch.jsonl()[0]["doc_id"] == "nature/beaver-dams.txt"

@@ -133,7 +133,7 @@ def open_index_embedder(
         record = OnnxEmbedderRecord.from_dict(manifest.fast_path)
         return open_onnx_embedder(index_dir, record), None
 
-    return onnx_or_torch("query", onnx, lambda: load_index_model(manifest))
+    return onnx_or_torch(role.value, onnx, lambda: load_index_model(manifest))
 
 
 def load_index_model(manifest: Manifest) -> Embedder:

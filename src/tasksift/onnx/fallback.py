@@ -26,7 +26,7 @@ def onnx_or_torch(
 ) -> tuple[T, str | None]:
     """``onnx()`` (a model and a note, such as one on a first export), else ``torch()``
     with a note saying why: ONNX is switched off, or ``onnx()`` raised OnnxUnavailable.
-    ``path`` names the path in the notes ("query", "rerank")."""
+    ``path`` names the path in the notes ("query", "document", "rerank")."""
     if not onnx_enabled():
         return torch(), f"{path} path on sentence-transformers ({FAST_PATH_ENV}=0)"
     try:
