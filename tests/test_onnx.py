@@ -142,7 +142,8 @@ def test_a_failed_check_is_kept_without_the_model_and_not_redone(
 ) -> None:
     import tasksift.onnx.check
     import tasksift.onnx.export
-    from tasksift.onnx.embedder import OnnxEmbedderRecord, export_embedder, open_onnx_embedder
+    from tasksift.index.manifest import OnnxEmbedderRecord
+    from tasksift.onnx.embedder import export_embedder, open_onnx_embedder
     from tasksift.onnx.runtime import OnnxUnavailable
     from tasksift.prompts import PromptSet
 

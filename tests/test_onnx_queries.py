@@ -31,16 +31,16 @@ def test_the_index_records_a_checked_onnx_embedder(built_index: Path) -> None:
     from tasksift.index.reader import read_manifest
 
     record = read_manifest(built_index).fast_path
-    assert record["passed"] and record["min_cosine"] >= 0.9999
-    assert (built_index / record["directory"] / "model.onnx").is_file()
+    assert record.passed and record.min_cosine >= 0.9999
+    assert (built_index / record.directory / "model.onnx").is_file()
 
 
 def test_onnx_query_vectors_match_sentence_transformers(built_index: Path, minilm) -> None:
     from tasksift.index.reader import read_manifest
-    from tasksift.onnx.embedder import OnnxEmbedderRecord, open_onnx_embedder
+    from tasksift.onnx.embedder import open_onnx_embedder
 
     manifest = read_manifest(built_index)
-    fast = open_onnx_embedder(built_index, OnnxEmbedderRecord.from_dict(manifest.fast_path))
+    fast = open_onnx_embedder(built_index, manifest.fast_path)
     ours = fast.encode(QUERIES, manifest.prompts.query)
     reference = minilm.encode(QUERIES, normalize_embeddings=True)
     assert np.min(np.sum(ours * reference, axis=1)) >= 0.9999
@@ -83,7 +83,7 @@ def test_a_broken_export_falls_back_to_torch_once(
     from tasksift.index.reader import read_manifest
 
     index = index_copy
-    folder = index / read_manifest(index).fast_path["directory"]
+    folder = index / read_manifest(index).fast_path.directory
     if damage == "truncated model":
         model = folder / "model.onnx"
         model.write_bytes(model.read_bytes()[:1000])

@@ -2,20 +2,20 @@
 is built, used by searches (and the task commands) without torch.
 
 The export lives in the index (``INDEX/onnx/embedder/<key>``, see ``store``) and the
-manifest records it (``OnnxEmbedderRecord``). ``open_index_embedder`` gives the model that
-encodes texts in a role: the export (``OnnxEmbedder``) for queries, and for documents
-wherever they are read as queries are (same prompt, no adapter); else sentence-transformers.
+manifest records it (``index.manifest.OnnxEmbedderRecord``). ``open_index_embedder`` gives
+the model that encodes texts in a role: the export (``OnnxEmbedder``) for queries, and for
+documents wherever they are read as queries are (same prompt, no adapter); else
+sentence-transformers.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tasksift.index.manifest import Manifest
+from tasksift.index.manifest import Manifest, OnnxEmbedderRecord
 from tasksift.onnx.check import PROBE_TEXTS, Check, Kind
 from tasksift.onnx.fallback import onnx_or_torch
 from tasksift.onnx.runtime import OnnxModel, OnnxUnavailable
@@ -30,24 +30,6 @@ if TYPE_CHECKING:
     from tasksift.vectors.embedder import SentenceTransformerEmbedder
 
 EMBEDDER = Kind.EMBEDDER
-
-
-@dataclass(frozen=True)
-class OnnxEmbedderRecord:
-    """What the manifest records (as ``fast_path``) about the index's ONNX embedder."""
-
-    directory: str | None  # relative to the index folder
-    passed: bool
-    min_cosine: float | None = None
-    probes: int = 0
-    reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> OnnxEmbedderRecord | None:
-        return None if data is None else cls(**data)
 
 
 class OnnxEmbedder:
@@ -130,8 +112,7 @@ def open_index_embedder(
         return load_index_model(manifest), None
 
     def onnx() -> tuple[Embedder, None]:
-        record = OnnxEmbedderRecord.from_dict(manifest.fast_path)
-        return open_onnx_embedder(index_dir, record), None
+        return open_onnx_embedder(index_dir, manifest.fast_path), None
 
     return onnx_or_torch(role.value, onnx, lambda: load_index_model(manifest))
 

@@ -100,7 +100,7 @@ def with_onnx_embedder(
     record = export_embedder(model.embedder, model.prompts, index_dir)
     if not record.passed:
         reporter.warn(f"no fast query path for this model: {record.reason}")
-    return replace(manifest, fast_path=record.to_dict())
+    return replace(manifest, fast_path=record)
 
 
 def _model_prompts(embedder: Embedder) -> dict[str, str]:

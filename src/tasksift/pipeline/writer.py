@@ -27,7 +27,7 @@ from tasksift.index.reader import LoadedIndex
 from tasksift.index.sidecar import Sidecar, read_terms
 from tasksift.lexical.record import LEXICAL_DIR, Bm25Params, LexicalRecord, engine_name
 from tasksift.lexical.terms import TermStore, legacy_terms
-from tasksift.onnx.embedder import OnnxEmbedderRecord, remove_unused_exports
+from tasksift.onnx.embedder import remove_unused_exports
 from tasksift.pipeline.engine import EmbeddedBatch, Engine, LocalEngine
 from tasksift.pipeline.model import OpenModel, open_index_model, open_new_model, with_onnx_embedder
 from tasksift.pipeline.plan import IndexOptions, Plan, Reporter, nothing_to_index
@@ -210,8 +210,7 @@ class Writer:
         )  # fmt: skip
         self.parts.rebase(generation_dir(self.index_dir))
         if complete:
-            record = OnnxEmbedderRecord.from_dict(self.manifest.fast_path)
-            remove_unused_exports(self.index_dir, record)
+            remove_unused_exports(self.index_dir, self.manifest.fast_path)
         self.reporter.status(None)
         self.checkpoint_seconds += time.perf_counter() - began
 
