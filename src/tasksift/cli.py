@@ -27,7 +27,6 @@ from tasksift.options import (
     DEFAULT_CANDIDATES,
     DEFAULT_FUSION_DEPTH,
     DEFAULT_RERANK_MODEL,
-    DocumentFilter,
     EvalMode,
     FusionMethod,
     OutputFormat,
@@ -440,22 +439,11 @@ def _note(message: str) -> None:
 
 
 def _note_long_queries(searcher: Searcher, queries: list[Query]) -> None:
-    """One note for the queries the dense side reads only the start of; all are answered."""
-    long = [(q, n) for q in queries if (n := searcher.overlong(q.text)) is not None]
-    if not long:
-        return
-    limit = searcher.manifest.model.max_seq_length
-    lines = ", ".join(str(q.line) for q, _ in long[:5]) + (" ..." if len(long) > 5 else "")
-    if len(queries) == 1:
-        where = f"the query is {long[0][1]} tokens, longer"
-    elif len(long) == 1:
-        where = f"1 query (line {lines}) is longer"
-    else:
-        where = f"{len(long)} queries (lines {lines}) are longer"
-    lexical = "; the lexical side reads all of it" if searcher.index.lexical else ""
-    _note(
-        f"{where} than the {limit} the model reads: the dense side uses the first {limit}{lexical}"
-    )
+    from tasksift.serve.answer import long_query_note
+
+    message = long_query_note(searcher, queries)
+    if message:
+        _note(message)
 
 
 def _report_problems(batch: QueryFile) -> None:
@@ -498,52 +486,49 @@ def search(
     rerank_model: RerankModel = DEFAULT_RERANK_MODEL,
     candidates: Candidates = DEFAULT_CANDIDATES,
     fmt: FormatOption = None,
+    no_server: Annotated[
+        bool,
+        typer.Option("--no-server", help="Search in this process even when `tasksift serve` runs."),
+    ] = False,
 ) -> None:
     """Search an index with the query prompt of its task: one QUERY, or a file of them.
 
-    Hybrid by default: the dense (vector) and lexical (BM25) results fused.
+    Hybrid by default: the dense (vector) and lexical (BM25) results fused. When `tasksift
+    serve` serves the index, the search runs there (warm) and prints the same.
     """
-    from tasksift.output import choose_format, write_batch, write_hits
+    from tasksift.index.location import find_index
+    from tasksift.output import choose_format
     from tasksift.queries import describe_skipped, read_queries
+    from tasksift.serve.answer import answer, console_spec, open_searcher
+    from tasksift.serve.protocol import SearchArgs, environment
 
     if (query is None) == (queries_file is None):
         raise typer.BadParameter("give either a QUERY or --queries FILE")
     if query is not None and not query.strip():
         raise typer.BadParameter("the query is empty", param_hint="QUERY")
     batch = read_queries(queries_file) if queries_file is not None else None
-    request = SearchRequest(task, model, query_prompt, document_prompt, instruction)
-    searcher = _open_searcher(
-        index_path,
-        request,
-        rerank,
-        rerank_model,
-        candidates,
-        mode=mode,
-        fusion=_fusion(fusion, alpha, fusion_depth),
-        explain=explain,
-    )
-    where = DocumentFilter(tuple(path_globs or ()), tuple(types or ()))
-    out_format = choose_format(fmt, _stdout_is_terminal())
-    if batch is None:
-        from tasksift.queries import Query
+    index_dir = find_index(index_path)
+    console = Console()
+    args = SearchArgs(
+        str(index_dir), str(index_dir.absolute()),
+        [("1", query, 1)] if batch is None else [(q.qid, q.text, q.line) for q in batch.queries],
+        batch is None, k, choose_format(fmt, _stdout_is_terminal()).value,
+        task and task.value, model, query_prompt, document_prompt, instruction, chunks, per_doc,
+        tuple(path_globs or ()), tuple(types or ()), mode and mode.value, explain, fusion.value,
+        alpha, fusion_depth, rerank_model if rerank else None, candidates, console_spec(console),
+        environment(),
+    )  # fmt: skip
+    from tasksift.cli_serve import answered_by_service
 
-        _note_long_queries(searcher, [Query("1", query, 1)])
-        hits = searcher.search(
-            [query], k, chunks=chunks, where=where, explain=explain, per_doc=per_doc
-        )[0]
-        write_hits(sys.stdout, Console(), query, hits, out_format)
+    if not no_server and answered_by_service(args, batch):
         return
-    _report_problems(batch)
-    _note_long_queries(searcher, batch.queries)
-    texts = [q.text for q in batch.queries]
-    results = (
-        searcher.search(texts, k, chunks, where=where, explain=explain, per_doc=per_doc)
-        if texts
-        else []
-    )
-    triples = [(q.qid, q.text, hits) for q, hits in zip(batch.queries, results, strict=True)]
-    write_batch(sys.stdout, Console(), triples, out_format)
-    if batch.problems:
+    searcher = open_searcher(args)
+    for note in searcher.notes:
+        _note(note)
+    if batch is not None:
+        _report_problems(batch)
+    answer(searcher, args, sys.stdout, console, _note)
+    if batch is not None and batch.problems:
         raise PartialError(f"{describe_skipped(batch.problems)}; the others were answered")
 
 
@@ -745,7 +730,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(int(code))
 
 
-from tasksift import cli_tasks  # noqa: E402, F401  (registers the task commands on ``app``)
+from tasksift import cli_serve, cli_tasks  # noqa: E402, F401  (register their commands on ``app``)
 
 
 def _reflowed(doc: str) -> str:

@@ -44,6 +44,15 @@ class Generation:
     loaded_at: float
     embedder: tuple[Embedder, str | None] | None = None
     counter: Tokenizer | None = None  # the query model's tokenizer, untruncated
+    documents: tuple[Embedder, str | None] | None = None  # encodes texts as documents
+
+    def document_embedder(self) -> tuple[Embedder, str | None]:
+        """The model that encodes given texts as this index's documents (task commands)."""
+        if self.documents is None:
+            from tasksift.tasks.common import document_embedder
+
+            self.documents = document_embedder(self.index)
+        return self.documents
 
     @property
     def manifest(self) -> Manifest:

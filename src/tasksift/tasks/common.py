@@ -37,3 +37,16 @@ def encode_documents(index: LoadedIndex, embedder: Embedder, texts: list[str]) -
     """Vectors of given texts made as the index's documents were: its document prompt."""
     prompts = index.manifest.prompts
     return embedder.encode(texts, prompts.document, adapter=prompts.document_adapter)
+
+
+def document_embedder(index: LoadedIndex) -> tuple[Embedder, str | None]:
+    """The index's model, to encode given texts as its documents were (the ONNX fast path
+    when the query prompt is the document prompt, as for every symmetric task), and a note
+    for the user when the fast path had to be skipped."""
+    from tasksift.search.dense import load_query_embedder, open_query_embedder
+
+    prompts = index.manifest.prompts
+    same = (prompts.query, prompts.query_adapter) == (prompts.document, prompts.document_adapter)
+    if not same:
+        return load_query_embedder(index.manifest), None
+    return open_query_embedder(index.path, index.manifest)
