@@ -110,8 +110,9 @@ def serve(
     a served index goes through the service (no start-up cost) and prints what it would
     have printed alone; with no service listening it runs alone (--no-server forces that).
     """
-    from tasksift.serve.service import SearchService, wait_for_signal
+    from tasksift.serve.service import SearchService, stop_on_signals, wait_for
 
+    stop = stop_on_signals()
     catalog = _catalog(index_paths)
     service = SearchService(catalog)
     watcher = _watcher(catalog, trust_remote_code) if watch else None
@@ -119,7 +120,7 @@ def serve(
         sockets = service.start()
         _describe(catalog)
         _log("listening on " + ", ".join(map(str, sockets)))
-        wait_for_signal()
+        wait_for(stop)
     finally:
         if watcher is not None:
             watcher.stop()

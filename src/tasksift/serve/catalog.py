@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from tasksift.chunks import untruncated
 from tasksift.errors import MismatchError, TasksiftError
-from tasksift.guard import check_task
 from tasksift.index.location import CURRENT_FILE
 from tasksift.options import SearchRequest
 from tasksift.prompts import Task
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
     from tasksift.index.reader import LoadedIndex
     from tasksift.rerank.reranker import Reranker
     from tasksift.vectors.embedder import Embedder
-
-SEARCH = "search"
 
 
 @dataclass
@@ -174,19 +171,12 @@ class Catalog:
         """The served index at ``location`` (absolute), if it is one."""
         return next((i for i in self.indexes if i.path == location), None)
 
-    def for_task(self, task: Task, command: str = SEARCH) -> ServedIndex:
-        """The served index built for ``task``, else one whose vectors serve ``command``
-        (the guard's rule); a refusal names what is served and how to serve ``task``."""
+    def for_task(self, task: Task) -> ServedIndex:
+        """The served index built for ``task``; a refusal names what is served and how to
+        serve ``task`` (never another task's vectors: an agent cannot say --any-task)."""
         for index in self.indexes:
             if index.current().manifest.task is task:
                 return index
-        if command != SEARCH:
-            for index in self.indexes:
-                try:
-                    check_task(index.current().manifest, task, command, False, index.path)
-                    return index
-                except MismatchError:
-                    continue
         raise MismatchError(self.refusal(task))
 
     def refusal(self, task: Task) -> str:

@@ -72,8 +72,8 @@ class Tools:
         self.catalog = catalog
         self._lock = threading.Lock()
 
-    def _route(self, task: str, command: str) -> tuple[ServedIndex, Generation]:
-        served = self.catalog.for_task(Task(task), command)
+    def _route(self, task: str) -> tuple[ServedIndex, Generation]:
+        served = self.catalog.for_task(Task(task))
         return served, served.current()
 
     def search(self, query: str, task: str, k: int, mode: str | None, rerank: bool,
@@ -84,7 +84,7 @@ class Tools:
         if not query.strip():
             raise ToolError("the query is empty")
         with self._lock, tool_errors():
-            served, live = self._route(task, "search")
+            served, live = self._route(task)
             args = SearchArgs(str(served.path), str(served.path), [("1", query, 1)], True, k,
                               task=task, mode=mode, explain=explain, paths=tuple(paths or ()),
                               types=tuple(types or ()), per_doc=per_doc,
@@ -106,7 +106,7 @@ class Tools:
         if (path is None) == (text is None) or (text is not None and not text.strip()):
             raise ToolError("give either path (a document of the index) or text, not both")
         with self._lock, tool_errors():
-            served, live = self._route(task, "similar")
+            served, live = self._route(task)
             if path is not None:
                 vector = document_vector(live.index, path)
             else:
@@ -127,7 +127,7 @@ class Tools:
                             "([[label, text], ...], few-shot)")  # fmt: skip
         with self._lock, tool_errors():
             check_method(method)
-            served, live = self._route(task, "classify")
+            served, live = self._route(task)
             specs = [LabelSpec(n, d) for n, d in labels.items()] if labels else None
             pairs = [(label, body) for label, body in examples] if examples else None
             embedder, _ = live.document_embedder()
@@ -145,7 +145,7 @@ class Tools:
         from tasksift.tasks.dupes import duplicate_groups
 
         with self._lock, tool_errors():
-            served, live = self._route(task, "dupes")
+            served, live = self._route(task)
             groups = duplicate_groups(live.index, threshold, chunks)
         return {"index": str(served.path), "task": task, "threshold": threshold,
                 "groups": [group_record(g) for g in groups]}  # fmt: skip
@@ -157,7 +157,7 @@ class Tools:
         if (n is None) == (not auto):
             raise ToolError("give either n (the number of clusters) or auto=true")
         with self._lock, tool_errors():
-            served, live = self._route(task, "cluster")
+            served, live = self._route(task)
             result = cluster_documents(live.index, n=n, auto=auto, seed=seed)
         return {"index": str(served.path), "task": task, **clustering_record(result)}
 
@@ -168,7 +168,9 @@ class Tools:
 
 def build_server(catalog: Catalog) -> MCPServer:
     """An MCP server whose tools run on ``catalog``."""
-    server = MCPServer(name="tasksift", version=__version__, instructions=INSTRUCTIONS)
+    server = MCPServer(
+        name="tasksift", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
+    )
     tools = Tools(catalog)
 
     @server.tool()

@@ -139,10 +139,15 @@ def _claim(path: Path) -> None:
     raise UsageError(f"a service already serves this index (listening on {path}); stop it first")
 
 
-def wait_for_signal() -> None:
-    """Block until SIGTERM or SIGINT (Ctrl-C)."""
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (Ctrl-C): install before listening, so that a
+    signal that comes early still stops the service cleanly."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def wait_for(stop: threading.Event) -> None:
     while not stop.wait(1.0):
         pass
