@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 from tasksift.index.hnsw_file import VECTORS_FILE
 from tasksift.index.location import CURRENT_FILE
-from tasksift.index.location import find_index as find_index  # its home before location
 from tasksift.index.manifest import PARTS_DIR, Manifest
 from tasksift.index.sidecar import VECTORS_SUFFIX
 

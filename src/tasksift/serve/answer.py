@@ -75,7 +75,8 @@ def answer(
 ) -> None:
     """Search the queries of ``args`` and write their results to ``out`` (tables through
     ``console``); notes go to ``note``."""
-    from tasksift.output import write_batch, write_hits
+    from tasksift.output.emit import emit
+    from tasksift.output.hits import batch_output, hits_output
 
     queries = [Query(*q) for q in args.queries]
     message = long_query_note(searcher, queries)
@@ -92,10 +93,10 @@ def answer(
     )
     fmt = OutputFormat(args.fmt)
     if args.single:
-        write_hits(out, console, texts[0], results[0], fmt)
+        emit(hits_output(texts[0], results[0]), fmt, out, console)
         return
     triples = [(q.qid, q.text, hits) for q, hits in zip(queries, results, strict=True)]
-    write_batch(out, console, triples, fmt)
+    emit(batch_output(triples), fmt, out, console)
 
 
 def console_spec(console: Console) -> ConsoleSpec:

@@ -60,7 +60,7 @@ def _filter(paths: list[str] | None, types: list[str] | None) -> DocumentFilter 
 
 
 def _hit(hit: Any, terms: list[str]) -> dict[str, Any]:
-    from tasksift.output import hit_record, location
+    from tasksift.output.hits import hit_record, location
 
     return {"location": location(hit), **hit_record(hit, terms)}
 
@@ -79,7 +79,7 @@ class Tools:
     def search(self, query: str, task: str, k: int, mode: str | None, rerank: bool,
                paths: list[str] | None, types: list[str] | None, per_doc: int,
                explain: bool) -> dict[str, Any]:  # fmt: skip
-        from tasksift.output import query_terms
+        from tasksift.output.passages import query_terms
 
         if not query.strip():
             raise ToolError("the query is empty")
@@ -119,7 +119,7 @@ class Tools:
     def classify(self, texts: list[str] | None, labels: dict[str, str] | None,
                  examples: list[tuple[str, str]] | None, method: str, neighbours: int,
                  task: str) -> dict[str, Any]:  # fmt: skip
-        from tasksift.output import prediction_record
+        from tasksift.output.reports import prediction_record
         from tasksift.tasks.classify import LabelSpec, check_method, classify_index, classify_texts
 
         if not labels and not examples:
@@ -141,7 +141,7 @@ class Tools:
                 "predictions": [prediction_record(p) for p in predictions]}  # fmt: skip
 
     def dupes(self, threshold: float, chunks: bool, task: str) -> dict[str, Any]:
-        from tasksift.output import group_record
+        from tasksift.output.reports import group_record
         from tasksift.tasks.dupes import duplicate_groups
 
         with self._lock, tool_errors():
@@ -151,7 +151,7 @@ class Tools:
                 "groups": [group_record(g) for g in groups]}  # fmt: skip
 
     def cluster(self, n: int | None, auto: bool, seed: int, task: str) -> dict[str, Any]:
-        from tasksift.output import clustering_record
+        from tasksift.output.reports import clustering_record
         from tasksift.tasks.cluster import cluster_documents
 
         if (n is None) == (not auto):

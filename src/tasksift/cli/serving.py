@@ -1,6 +1,6 @@
 """The serving commands: ``serve`` (a warm local service for ``tasksift search``) and
 ``mcp`` (an MCP server for agents), and the hook through which ``search`` asks a running
-service first. Registered on ``cli.app`` when ``cli`` is imported.
+service first (``answered_by_service``).
 """
 
 from __future__ import annotations
@@ -14,13 +14,20 @@ import typer
 from rich.markup import escape
 
 from tasksift import errors
-from tasksift.cli import _note, _report_problems, app, stderr
-from tasksift.errors import PartialError, UsageError
+from tasksift.cli.console import note, report_problems, stderr
+from tasksift.errors import UsageError
 
 if TYPE_CHECKING:
     from tasksift.queries import QueryFile
     from tasksift.serve.catalog import Catalog
     from tasksift.serve.protocol import SearchArgs
+    from tasksift.serve.watcher import Watcher
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(mcp)
+
 
 ServedIndexes = Annotated[
     list[Path] | None,
@@ -55,20 +62,18 @@ def answered_by_service(args: SearchArgs, batch: QueryFile | None) -> bool:
     reply = ask(args)
     if reply is None:
         return False
-    for note in reply.opened:
-        _note(note)
+    for message in reply.opened:
+        note(message)
     if batch is not None and reply.error is None:
-        _report_problems(batch)
-    for note in reply.notes:
-        _note(note)
+        report_problems(batch)
+    for message in reply.notes:
+        note(message)
     sys.stdout.write(reply.stdout)
     if reply.error is not None:
-        kind = getattr(errors, reply.error, errors.TasksiftError)
+        kind = getattr(errors, reply.error, None)
+        if not (isinstance(kind, type) and issubclass(kind, errors.TasksiftError)):
+            kind = errors.TasksiftError
         raise kind(reply.message)
-    if batch is not None and batch.problems:
-        from tasksift.queries import describe_skipped
-
-        raise PartialError(f"{describe_skipped(batch.problems)}; the others were answered")
     return True
 
 
@@ -98,7 +103,6 @@ def _exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
-@app.command()
 def serve(
     index_paths: ServedIndexes = None,
     watch: WatchOption = False,
@@ -128,7 +132,7 @@ def serve(
     _log("stopped")
 
 
-def _watcher(catalog: Catalog, trust_remote_code: bool):  # -> Watcher
+def _watcher(catalog: Catalog, trust_remote_code: bool) -> Watcher:
     from tasksift.serve.watcher import Watcher
 
     watcher = Watcher(catalog, _log, trust_remote_code)
@@ -136,7 +140,6 @@ def _watcher(catalog: Catalog, trust_remote_code: bool):  # -> Watcher
     return watcher
 
 
-@app.command()
 def mcp(
     index_paths: ServedIndexes = None,
     watch: WatchOption = False,

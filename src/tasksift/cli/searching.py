@@ -1,0 +1,204 @@
+"""``tasksift search``: one query or a file of them, with the query prompt of the index's task.
+
+``open_searcher`` and ``note_long_queries`` serve ``eval`` too.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tasksift.cli.console import note, report_problems
+from tasksift.cli.options import (
+    SEARCH_FORMATS,
+    AlphaOption,
+    Candidates,
+    DocumentPrompt,
+    FusionDepth,
+    FusionOption,
+    IndexPath,
+    Instruction,
+    ModelOption,
+    ModeOption,
+    PathGlobs,
+    QueryPrompt,
+    RerankModel,
+    RerankOption,
+    SearchFormat,
+    TaskOption,
+    Types,
+)
+from tasksift.errors import PartialError
+from tasksift.options import (
+    DEFAULT_ALPHA,
+    DEFAULT_CANDIDATES,
+    DEFAULT_FUSION_DEPTH,
+    DEFAULT_RERANK_MODEL,
+    FusionMethod,
+    SearchMode,
+    SearchRequest,
+)
+
+if TYPE_CHECKING:
+    from tasksift.queries import Query, QueryFile
+    from tasksift.search.fusion import Fusion
+    from tasksift.search.searcher import Searcher
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(search)
+
+
+ExplainOption = Annotated[
+    bool,
+    typer.Option(
+        "--explain",
+        help="Show each hit's dense and lexical rank and score, the fused score, the query "
+        "words that matched and, with --rerank, its place before reranking.",
+    ),
+]
+QueriesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--queries",
+        "-Q",
+        help="File of queries (- for stdin): one a line, id<TAB>query, or JSON Lines with _id "
+        "and text.",
+        show_default=False,
+    ),
+]
+
+
+def fusion_of(method: FusionMethod, alpha: float, depth: int) -> Fusion:
+    from tasksift.search.fusion import Fusion
+
+    return Fusion(method=method, alpha=alpha, depth=depth)
+
+
+def open_searcher(
+    index_path: Path | None,
+    request: SearchRequest,
+    rerank: bool,
+    rerank_model: str,
+    candidates: int,
+    mode: SearchMode | None = None,
+    fusion: Fusion | None = None,
+    explain: bool = False,
+) -> Searcher:
+    from tasksift.index.location import find_index
+    from tasksift.search.searcher import Searcher
+
+    searcher = Searcher.open(
+        find_index(index_path),
+        request,
+        mode=mode,
+        fusion=fusion,
+        rerank_model=rerank_model if rerank else None,
+        candidates=candidates,
+        explain=explain,
+    )
+    for message in searcher.notes:
+        note(message)
+    return searcher
+
+
+def note_long_queries(searcher: Searcher, queries: list[Query]) -> None:
+    """One note for the queries the dense side reads only the start of; all are answered."""
+    from tasksift.serve.answer import long_query_note
+
+    message = long_query_note(searcher, queries)
+    if message:
+        note(message)
+
+
+def search(
+    query: Annotated[
+        str | None, typer.Argument(help="What to search for.", show_default=False)
+    ] = None,
+    queries_file: QueriesOption = None,
+    index_path: IndexPath = None,
+    k: Annotated[int, typer.Option("-k", "--top", min=1, help="Results per query.")] = 10,
+    task: TaskOption = None,
+    model: ModelOption = None,
+    query_prompt: QueryPrompt = None,
+    document_prompt: DocumentPrompt = None,
+    instruction: Instruction = None,
+    chunks: Annotated[
+        bool, typer.Option("--chunks", help="Raw chunk hits instead of one hit per document.")
+    ] = False,
+    per_doc: Annotated[
+        int,
+        typer.Option(
+            "--per-doc",
+            min=1,
+            help="Up to this many best chunks of each document, each with its location.",
+        ),
+    ] = 1,
+    path_globs: PathGlobs = None,
+    types: Types = None,
+    mode: ModeOption = None,
+    explain: ExplainOption = False,
+    fusion: FusionOption = FusionMethod.CONVEX,
+    alpha: AlphaOption = DEFAULT_ALPHA,
+    fusion_depth: FusionDepth = DEFAULT_FUSION_DEPTH,
+    rerank: RerankOption = False,
+    rerank_model: RerankModel = DEFAULT_RERANK_MODEL,
+    candidates: Candidates = DEFAULT_CANDIDATES,
+    fmt: SearchFormat = None,
+    no_server: Annotated[
+        bool,
+        typer.Option("--no-server", help="Search in this process even when `tasksift serve` runs."),
+    ] = False,
+) -> None:
+    """Search an index with the query prompt of its task: one QUERY, or a file of them.
+
+    Hybrid by default: the dense (vector) and lexical (BM25) results fused. When `tasksift
+    serve` serves the index, the search runs there (warm) and prints the same.
+    """
+    from rich.console import Console
+
+    from tasksift.index.location import find_index
+    from tasksift.queries import read_queries
+    from tasksift.serve.answer import answer, console_spec
+    from tasksift.serve.protocol import SearchArgs, environment
+
+    out_format = SEARCH_FORMATS.chosen(fmt)
+    if (query is None) == (queries_file is None):
+        raise typer.BadParameter("give either a QUERY or --queries FILE")
+    if query is not None and not query.strip():
+        raise typer.BadParameter("the query is empty", param_hint="QUERY")
+    batch = read_queries(queries_file) if queries_file is not None else None
+    index_dir = find_index(index_path)
+    console = Console()
+    args = SearchArgs(
+        str(index_dir), str(index_dir.absolute()),
+        [("1", query, 1)] if batch is None else [(q.qid, q.text, q.line) for q in batch.queries],
+        batch is None, k, out_format.value,
+        task and task.value, model, query_prompt, document_prompt, instruction, chunks, per_doc,
+        tuple(path_globs or ()), tuple(types or ()), mode and mode.value, explain, fusion.value,
+        alpha, fusion_depth, rerank_model if rerank else None, candidates, console_spec(console),
+        environment(),
+    )  # fmt: skip
+    from tasksift.cli.serving import answered_by_service
+
+    if no_server or not answered_by_service(args, batch):
+        from tasksift.serve.answer import open_searcher as open_for
+
+        searcher = open_for(args)
+        for message in searcher.notes:
+            note(message)
+        if batch is not None:
+            report_problems(batch)
+        answer(searcher, args, sys.stdout, console, note)
+    _raise_on_skipped(batch)
+
+
+def _raise_on_skipped(batch: QueryFile | None) -> None:
+    """Exit 8 (partial) when lines of the queries file were skipped; the others were answered."""
+    from tasksift.queries import describe_skipped
+
+    if batch is not None and batch.problems:
+        raise PartialError(f"{describe_skipped(batch.problems)}; the others were answered")
