@@ -77,6 +77,14 @@ def answered_by_service(args: SearchArgs, batch: QueryFile | None) -> bool:
     return True
 
 
+def _require(module: str, what: str) -> None:
+    """A clear line, not an ImportError, when the ``serve`` extra is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f"{what} needs the {module} package: pip install 'tasksift[serve]'")
+
+
 def _catalog(paths: list[Path] | None) -> Catalog:
     from tasksift.index.location import find_index
     from tasksift.serve.catalog import Catalog
@@ -116,6 +124,8 @@ def serve(
     """
     from tasksift.serve.service import SearchService, stop_on_signals, wait_for
 
+    if watch:
+        _require("watchfiles", "--watch")
     stop = stop_on_signals()
     catalog = _catalog(index_paths)
     service = SearchService(catalog)
@@ -162,6 +172,9 @@ def mcp(
     --index PATH`.
     """
     address = _address(http) if http is not None else None
+    _require("mcp", "tasksift mcp")
+    if watch:
+        _require("watchfiles", "--watch")
     from tasksift.serve.mcp_server import build_server
 
     catalog = _catalog(index_paths)
