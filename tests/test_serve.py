@@ -75,14 +75,9 @@ def stop(process: subprocess.Popen, sig: signal.Signals = signal.SIGTERM) -> int
 def similarity_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The mini corpus, in a folder of its own, indexed for the similarity task (in this
     process: the session has the model's libraries imported already)."""
-    from tasksift.cli.main import main
-
     root = tmp_path_factory.mktemp("similarity")
     shutil.copytree(MINI_CORPUS, root / "corpus")
-    args = ["index", str(root / "corpus"), "-i", str(root / "index"), "--task", "similarity"]
-    with pytest.raises(SystemExit) as exited:
-        main([*args, "-q"])
-    assert exited.value.code == 0
+    index_in_process(root / "corpus", "-i", root / "index", "--task", "similarity")
     return root / "index"
 
 
@@ -91,15 +86,15 @@ def served(
     built_index: Path, similarity_index: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
     """One service for the module, with --watch, on a copy of the session's index (searched)
-    and on the similarity index (whose corpus the tests edit); SIGTERM must stop it cleanly.
-    Started first, it has its model libraries imported by the time a test edits a file."""
+    and on the similarity index (whose corpus the tests edit). Started first, it has its
+    model libraries imported by the time a test edits a file. The last test kills it."""
     index = tmp_path_factory.mktemp("served") / "index"
     shutil.copytree(built_index, index)
     service = Service(index, start_service(index, similarity_index, watch=True))
     yield service
-    assert stop(service.process) == 0
-    assert not socket_path(index).exists()  # a clean stop removes its sockets
-    assert not socket_path(similarity_index).exists()
+    if service.process.poll() is None:  # the last test kills it
+        assert stop(service.process) == 0
+    service.process.stderr.close()
 
 
 # ---------------------------------------------------------------- the search service
@@ -299,4 +294,33 @@ def test_a_killed_service_is_passed_over_at_once(built_index: Path, tmp_path: Pa
     result = run_cli("search", QUERY, "-i", index, "-k", "1", "-f", "tsv")
     assert result.code == 0 and result.stdout.split("\t")[1] == "kitchen/mayonnaise.md"
     again = start_service(index)  # a new service takes the stale socket's place
-    assert stop(again, signal.SIGINT) == 0 and not socket_path(index).exists()
+    assert stop(again) == 0 and not socket_path(index).exists()  # SIGTERM: a clean stop
+
+
+def index_in_process(*args: str | Path) -> None:
+    """``tasksift index`` in this process (its model libraries are imported already)."""
+    from tasksift.cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["index", *map(str, args), "-q"])
+    assert exited.value.code == 0
+
+
+def test_a_sigkill_during_a_watched_update_leaves_a_usable_index(
+    served: Service, similarity_index: Path
+) -> None:
+    """Last: it kills the module's service while its watcher writes a generation."""
+    corpus = similarity_index.parent / "corpus"
+    before = {p.name for p in similarity_index.iterdir()}
+    for i in range(40):
+        (corpus / "notes").mkdir(exist_ok=True)
+        (corpus / "notes" / f"n{i:02d}.txt").write_text(f"Note {i} on tidal marsh sediment.\n")
+    deadline = time.monotonic() + 60
+    while not {p.name for p in similarity_index.iterdir()} - before - {"serve.sock"}:
+        assert time.monotonic() < deadline, "the watcher did not start writing"
+        time.sleep(0.001)
+    assert stop(served.process, signal.SIGKILL) == -signal.SIGKILL  # mid-write
+    args = ("search", "tidal marsh sediment", "-i", similarity_index, "-f", "jsonl", "-k", "1")
+    assert run_cli(*args).code == 0  # the stale socket passed over, a generation loads
+    index_in_process(corpus, "-i", similarity_index)  # the update completes by hand
+    assert run_cli(*args).jsonl()[0]["path"].startswith("notes/")
