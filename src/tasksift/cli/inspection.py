@@ -16,7 +16,8 @@ def info(index_path: IndexPath = None, fmt: ReportFormat = None) -> None:
     """Show an index's model, task, prompts, counts and sizes."""
     out_format = REPORT_FORMATS.chosen(fmt)
     from tasksift.guard import task_support
-    from tasksift.index.generations import find_index, index_size_on_disk
+    from tasksift.index.generations import index_size_on_disk
+    from tasksift.index.location import find_index
     from tasksift.index.reader import read_manifest
     from tasksift.output.emit import emit
     from tasksift.output.metadata import info_output, manifest_record

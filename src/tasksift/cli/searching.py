@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,7 +30,6 @@ from tasksift.cli.options import (
     SearchFormat,
     TaskOption,
     Types,
-    document_filter,
 )
 from tasksift.errors import PartialError
 from tasksift.options import (
@@ -43,7 +43,7 @@ from tasksift.options import (
 )
 
 if TYPE_CHECKING:
-    from tasksift.queries import Query
+    from tasksift.queries import Query, QueryFile
     from tasksift.search.fusion import Fusion
     from tasksift.search.searcher import Searcher
 
@@ -88,7 +88,7 @@ def open_searcher(
     fusion: Fusion | None = None,
     explain: bool = False,
 ) -> Searcher:
-    from tasksift.index.generations import find_index
+    from tasksift.index.location import find_index
     from tasksift.search.searcher import Searcher
 
     searcher = Searcher.open(
@@ -107,21 +107,11 @@ def open_searcher(
 
 def note_long_queries(searcher: Searcher, queries: list[Query]) -> None:
     """One note for the queries the dense side reads only the start of; all are answered."""
-    long = [(q, n) for q in queries if (n := searcher.overlong(q.text)) is not None]
-    if not long:
-        return
-    limit = searcher.manifest.model.max_seq_length
-    lines = ", ".join(str(q.line) for q, _ in long[:5]) + (" ..." if len(long) > 5 else "")
-    if len(queries) == 1:
-        where = f"the query is {long[0][1]} tokens, longer"
-    elif len(long) == 1:
-        where = f"1 query (line {lines}) is longer"
-    else:
-        where = f"{len(long)} queries (lines {lines}) are longer"
-    lexical = "; the lexical side reads all of it" if searcher.index.lexical else ""
-    note(
-        f"{where} than the {limit} the model reads: the dense side uses the first {limit}{lexical}"
-    )
+    from tasksift.serve.answer import long_query_note
+
+    message = long_query_note(searcher, queries)
+    if message:
+        note(message)
 
 
 def search(
@@ -158,52 +148,57 @@ def search(
     rerank_model: RerankModel = DEFAULT_RERANK_MODEL,
     candidates: Candidates = DEFAULT_CANDIDATES,
     fmt: SearchFormat = None,
+    no_server: Annotated[
+        bool,
+        typer.Option("--no-server", help="Search in this process even when `tasksift serve` runs."),
+    ] = False,
 ) -> None:
     """Search an index with the query prompt of its task: one QUERY, or a file of them.
 
-    Hybrid by default: the dense (vector) and lexical (BM25) results fused.
+    Hybrid by default: the dense (vector) and lexical (BM25) results fused. When `tasksift
+    serve` serves the index, the search runs there (warm) and prints the same.
     """
-    from tasksift.output.emit import emit
-    from tasksift.output.hits import batch_output, hits_output
-    from tasksift.queries import describe_skipped, read_queries
+    from rich.console import Console
+
+    from tasksift.index.location import find_index
+    from tasksift.queries import read_queries
+    from tasksift.serve.answer import answer, console_spec
+    from tasksift.serve.protocol import SearchArgs, environment
 
     out_format = SEARCH_FORMATS.chosen(fmt)
-
     if (query is None) == (queries_file is None):
         raise typer.BadParameter("give either a QUERY or --queries FILE")
     if query is not None and not query.strip():
         raise typer.BadParameter("the query is empty", param_hint="QUERY")
     batch = read_queries(queries_file) if queries_file is not None else None
-    request = SearchRequest(task, model, query_prompt, document_prompt, instruction)
-    searcher = open_searcher(
-        index_path,
-        request,
-        rerank,
-        rerank_model,
-        candidates,
-        mode=mode,
-        fusion=fusion_of(fusion, alpha, fusion_depth),
-        explain=explain,
-    )
-    where = document_filter(path_globs, types)
-    if batch is None:
-        from tasksift.queries import Query
+    index_dir = find_index(index_path)
+    console = Console()
+    args = SearchArgs(
+        str(index_dir), str(index_dir.absolute()),
+        [("1", query, 1)] if batch is None else [(q.qid, q.text, q.line) for q in batch.queries],
+        batch is None, k, out_format.value,
+        task and task.value, model, query_prompt, document_prompt, instruction, chunks, per_doc,
+        tuple(path_globs or ()), tuple(types or ()), mode and mode.value, explain, fusion.value,
+        alpha, fusion_depth, rerank_model if rerank else None, candidates, console_spec(console),
+        environment(),
+    )  # fmt: skip
+    from tasksift.cli.serving import answered_by_service
 
-        note_long_queries(searcher, [Query("1", query, 1)])
-        hits = searcher.search(
-            [query], k, chunks=chunks, where=where, explain=explain, per_doc=per_doc
-        )[0]
-        emit(hits_output(query, hits), out_format)
-        return
-    report_problems(batch)
-    note_long_queries(searcher, batch.queries)
-    texts = [q.text for q in batch.queries]
-    results = (
-        searcher.search(texts, k, chunks, where=where, explain=explain, per_doc=per_doc)
-        if texts
-        else []
-    )
-    triples = [(q.qid, q.text, hits) for q, hits in zip(batch.queries, results, strict=True)]
-    emit(batch_output(triples), out_format)
-    if batch.problems:
+    if no_server or not answered_by_service(args, batch):
+        from tasksift.serve.answer import open_searcher as open_for
+
+        searcher = open_for(args)
+        for message in searcher.notes:
+            note(message)
+        if batch is not None:
+            report_problems(batch)
+        answer(searcher, args, sys.stdout, console, note)
+    _raise_on_skipped(batch)
+
+
+def _raise_on_skipped(batch: QueryFile | None) -> None:
+    """Exit 8 (partial) when lines of the queries file were skipped; the others were answered."""
+    from tasksift.queries import describe_skipped
+
+    if batch is not None and batch.problems:
         raise PartialError(f"{describe_skipped(batch.problems)}; the others were answered")

@@ -53,7 +53,7 @@ def _open(
     """The index, once the guard lets ``command`` run on it: a refusal comes before numpy,
     pyarrow or a model is imported, so callers import those after this."""
     from tasksift.guard import check_task
-    from tasksift.index.generations import find_index
+    from tasksift.index.location import find_index
     from tasksift.index.reader import load_index, read_manifest
 
     index_dir = find_index(index_path)
@@ -143,11 +143,11 @@ def dupes(
     """
     index = _open(index_path, Task.SIMILARITY, "dupes", any_task, explain)
     from tasksift.output.emit import emit
-    from tasksift.output.reports import dupes_table, records_output
+    from tasksift.output.reports import dupes_table, group_record, records_output
     from tasksift.tasks.dupes import duplicate_groups
 
     groups = duplicate_groups(index, threshold, chunks)
-    records = [_group_record(g) for g in groups]
+    records = [group_record(g) for g in groups]
     rows = [
         [g.number, m.item, f"{m.similarity:.6f}", "representative" if i == 0 else "member"]
         for g in groups
@@ -156,15 +156,6 @@ def dupes(
     document = {"threshold": threshold, "groups": records}
     table = partial(dupes_table, groups, threshold)
     emit(records_output(table, records, rows, document), RECORD_FORMATS.chosen(fmt))
-
-
-def _group_record(group: Any) -> dict[str, Any]:
-    return {
-        "group": group.number,
-        "representative": group.representative,
-        "members": [{"id": m.item, "similarity": round(m.similarity, 6)} for m in group.members],
-        "pairs": [{"a": a, "b": b, "similarity": round(s, 6)} for a, b, s in group.pairs],
-    }
 
 
 NeighboursOption = Annotated[
@@ -244,20 +235,14 @@ def classify(
         texts = [(q.qid, q.text) for q in batch.queries]
     predictions = predict(index, labels_file, examples_file, method, neighbours, texts)
     from tasksift.output.emit import emit
-    from tasksift.output.reports import predictions_table, records_output
+    from tasksift.output.reports import prediction_record, predictions_table, records_output
 
     rows = [[p.item, p.label, f"{p.score:.6f}", p.runner_up,
              None if p.runner_up_score is None else f"{p.runner_up_score:.6f}"]
             for p in predictions]  # fmt: skip
-    records = [_prediction_record(p) for p in predictions]
+    records = [prediction_record(p) for p in predictions]
     table = partial(predictions_table, predictions)
     emit(records_output(table, records, rows), RECORD_FORMATS.chosen(fmt))
-
-
-def _prediction_record(p: Prediction) -> dict[str, Any]:
-    second = None if p.runner_up_score is None else round(p.runner_up_score, 6)
-    return {"item": p.item, "label": p.label, "score": round(p.score, 6),
-            "runner_up": p.runner_up, "runner_up_score": second}  # fmt: skip
 
 
 def cluster(
@@ -283,7 +268,7 @@ def cluster(
         raise typer.BadParameter("give either -n K or --auto")
     index = _open(index_path, Task.CLUSTERING, "cluster", any_task, explain)
     from tasksift.output.emit import emit
-    from tasksift.output.reports import clusters_table, records_output
+    from tasksift.output.reports import clustering_record, clusters_table, records_output
     from tasksift.tasks.cluster import cluster_documents
 
     result = cluster_documents(index, n=n, auto=auto, seed=seed)
@@ -293,27 +278,9 @@ def cluster(
     pairs = result.assignments.items()
     lines = [{"doc_id": doc_id, "cluster": number} for doc_id, number in pairs]
     rows = [[doc_id, number] for doc_id, number in pairs]
-    document = _clustering_record(result)
+    document = clustering_record(result)
     table = partial(clusters_table, result)
     emit(records_output(table, lines, rows, document), RECORD_FORMATS.chosen(fmt))
-
-
-def _clustering_record(result: Any) -> dict[str, Any]:
-    return {
-        "method": result.method,
-        "seed": result.seed,
-        "clusters": [
-            {
-                "cluster": c.number,
-                "size": c.size,
-                "label": c.label,
-                "terms": list(c.terms),
-                "central": list(c.central),
-            }  # fmt: skip
-            for c in result.clusters
-        ],
-        "assignments": result.assignments,
-    }
 
 
 def evaluate_labels(

@@ -31,35 +31,12 @@ if TYPE_CHECKING:
     import numpy as np
 
 from tasksift.index.hnsw_file import VECTORS_FILE
+from tasksift.index.location import CURRENT_FILE
 from tasksift.index.manifest import PARTS_DIR, Manifest
 from tasksift.index.sidecar import VECTORS_SUFFIX
 
-CURRENT_FILE = "CURRENT"
 PENDING_PREFIX = ".pending-"
 MANIFEST_FILE = "manifest.json"
-DEFAULT_INDEX_DIRNAME = ".tasksift"
-INDEX_ENV_VAR = "TASKSIFT_INDEX"
-
-
-# ---------------------------------------------------------------- locating an index
-
-
-def find_index(explicit: Path | None, start: Path | None = None) -> Path:
-    """``--index``, else the nearest ``.tasksift`` from ``start`` upward, else $TASKSIFT_INDEX."""
-    if explicit is not None:
-        return explicit
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / DEFAULT_INDEX_DIRNAME
-        if (candidate / CURRENT_FILE).is_file():
-            return candidate
-    from_env = os.environ.get(INDEX_ENV_VAR)
-    if from_env:
-        return Path(from_env)
-    raise IndexNotFoundError(
-        f"no index given and none found: no {DEFAULT_INDEX_DIRNAME}/ in {here} or above, and "
-        f"${INDEX_ENV_VAR} is not set; build one with `tasksift index DIR` or pass --index"
-    )
 
 
 def generation_dir(index_dir: Path) -> Path:

@@ -12,9 +12,12 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from tasksift.options import OutputFormat
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 Rows = Iterable[Sequence[object]]
 
@@ -46,8 +49,11 @@ def choose_format(
     return OutputFormat.JSONL if OutputFormat.JSONL in formats else OutputFormat.JSON
 
 
-def emit(output: Output, fmt: OutputFormat, out: IO[str] | None = None) -> None:
-    """Write ``output`` in ``fmt`` to ``out`` (stdout)."""
+def emit(
+    output: Output, fmt: OutputFormat, out: IO[str] | None = None, console: Console | None = None
+) -> None:
+    """Write ``output`` in ``fmt`` to ``out`` (stdout); tables through ``console`` when given
+    (a service renders as its caller's terminal would, see ``serve.answer``)."""
     out = out if out is not None else sys.stdout
     make = getattr(output, fmt.value)
     if make is None:  # a command offered a format it cannot write: a bug, not a user error
@@ -55,7 +61,8 @@ def emit(output: Output, fmt: OutputFormat, out: IO[str] | None = None) -> None:
     if fmt is OutputFormat.TABLE:
         from rich.console import Console
 
-        console = Console(file=out) if out is not sys.stdout else Console()
+        if console is None:
+            console = Console(file=out) if out is not sys.stdout else Console()
         for renderable in make():
             console.print(renderable)
     elif fmt is OutputFormat.JSON:

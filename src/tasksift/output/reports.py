@@ -114,3 +114,39 @@ def classification_table(report: dict[str, Any]) -> Table:
     if report.get("missing"):
         table.caption = f"{report['missing']} gold items without a prediction count as wrong"
     return table
+
+
+def group_record(group: Any) -> dict[str, Any]:
+    """A group of near-duplicates (``tasks.dupes.Group``) as JSON."""
+    return {
+        "group": group.number,
+        "representative": group.representative,
+        "members": [{"id": m.item, "similarity": round(m.similarity, 6)} for m in group.members],
+        "pairs": [{"a": a, "b": b, "similarity": round(s, 6)} for a, b, s in group.pairs],
+    }
+
+
+def prediction_record(p: Any) -> dict[str, Any]:
+    """A label prediction (``tasks.classify.Prediction``) as JSON."""
+    second = None if p.runner_up_score is None else round(p.runner_up_score, 6)
+    return {"item": p.item, "label": p.label, "score": round(p.score, 6),
+            "runner_up": p.runner_up, "runner_up_score": second}  # fmt: skip
+
+
+def clustering_record(result: Any) -> dict[str, Any]:
+    """A clustering (``tasks.cluster.Clustering``) as JSON: clusters and assignments."""
+    return {
+        "method": result.method,
+        "seed": result.seed,
+        "clusters": [
+            {
+                "cluster": c.number,
+                "size": c.size,
+                "label": c.label,
+                "terms": list(c.terms),
+                "central": list(c.central),
+            }  # fmt: skip
+            for c in result.clusters
+        ],
+        "assignments": result.assignments,
+    }

@@ -44,6 +44,24 @@ if TYPE_CHECKING:
     from tasksift.rerank.reranker import Reranker
 
 
+def _open_reranker(name: str) -> tuple[Reranker, str | None]:
+    from tasksift.rerank.loading import open_reranker
+
+    return open_reranker(name)
+
+
+@dataclass(frozen=True)
+class Loaders:
+    """Where ``Searcher.open`` gets its parts, each with its note for the user: read afresh
+    (a command), or kept warm by a service (``serve.catalog``)."""
+
+    manifest: Callable[[Path], Manifest] = read_manifest
+    index: Callable[[Path, Manifest, bool], LoadedIndex] = load_index
+    embedder: Callable[[Path, Manifest], tuple[Embedder, str | None]] = open_index_embedder
+    reranker: Callable[[str], tuple[Reranker, str | None]] = _open_reranker
+    counter: Callable[[Tokenizer], Tokenizer] = untruncated  # counts a query's tokens
+
+
 def choose_mode(manifest: Manifest, asked: SearchMode | None, index_dir: Path) -> SearchMode:
     """The mode asked for, else hybrid when the index has a lexical side, else dense."""
     if manifest.has_lexical:
@@ -75,6 +93,7 @@ class Searcher:
     reranker: Reranker | None = None
     candidates: int = DEFAULT_CANDIDATES
     notes: list[str] = field(default_factory=list)  # for the user, e.g. a skipped fast path
+    counter: Callable[[Tokenizer], Tokenizer] = untruncated
 
     @classmethod
     def open(
@@ -86,9 +105,11 @@ class Searcher:
         rerank_model: str | None = None,
         candidates: int = DEFAULT_CANDIDATES,
         explain: bool = False,
+        loaders: Loaders | None = None,
     ) -> Searcher:
         """Refuse a mismatched request first, then load the index, reranker and model."""
-        manifest = read_manifest(index_dir)
+        loaders = loaders or Loaders()
+        manifest = loaders.manifest(index_dir)
         check_request(manifest, request, index_dir)
         notes = []
         if mode is None and not manifest.has_lexical:
@@ -100,16 +121,15 @@ class Searcher:
         wants_lexical = chosen is not SearchMode.DENSE or explain
         reranker = None
         if rerank_model is not None:  # first: a missing one fails before the index loads
-            from tasksift.rerank.loading import open_reranker
-
-            reranker, note = open_reranker(rerank_model)
+            reranker, note = loaders.reranker(rerank_model)
             notes += [note] if note else []
-        index = load_index(index_dir, manifest, lexical=wants_lexical)
+        index = loaders.index(index_dir, manifest, wants_lexical)
         embedder = None
         if chosen is not SearchMode.LEXICAL:
-            embedder, note = open_index_embedder(index_dir, manifest)
+            embedder, note = loaders.embedder(index_dir, manifest)
             notes += [note] if note else []
-        return cls(index, embedder, chosen, fusion or Fusion(), reranker, candidates, notes)
+        fusion = fusion or Fusion()
+        return cls(index, embedder, chosen, fusion, reranker, candidates, notes, loaders.counter)
 
     @property
     def manifest(self) -> Manifest:
@@ -117,7 +137,7 @@ class Searcher:
 
     @functools.cached_property
     def _counter(self) -> Tokenizer | None:
-        return untruncated(self.embedder.tokenizer) if self.embedder is not None else None
+        return self.counter(self.embedder.tokenizer) if self.embedder is not None else None
 
     def overlong(self, query: str) -> int | None:
         """The query's token count when the dense side cannot read it whole, else None."""

@@ -1,0 +1,123 @@
+"""A search request answered into text: the one code path of ``tasksift search`` in its own
+process and in a service, so that both write the same bytes.
+
+``open_searcher`` opens the index for the request (fresh, or through a service's warm
+``Loaders``); ``answer`` notes over-long queries, searches and writes the results in the
+requested format; ``console_for`` rebuilds the caller's console for a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from tasksift.options import DocumentFilter, FusionMethod, OutputFormat, SearchMode, SearchRequest
+from tasksift.prompts import Task
+from tasksift.queries import Query
+from tasksift.serve.protocol import ConsoleSpec, SearchArgs
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tasksift.search.searcher import Loaders, Searcher
+
+
+def open_searcher(args: SearchArgs, loaders: Loaders | None = None) -> Searcher:
+    """The index of ``args`` opened for its mode, fusion and reranker (guard first)."""
+    from tasksift.search.fusion import Fusion
+    from tasksift.search.searcher import Searcher
+
+    request = SearchRequest(
+        Task(args.task) if args.task else None,
+        args.model,
+        args.query_prompt,
+        args.document_prompt,
+        args.instruction,
+    )
+    return Searcher.open(
+        Path(args.index),
+        request,
+        mode=SearchMode(args.mode) if args.mode else None,
+        fusion=Fusion(FusionMethod(args.fusion), args.alpha, args.fusion_depth),
+        rerank_model=args.rerank_model,
+        candidates=args.candidates,
+        explain=args.explain,
+        loaders=loaders,
+    )
+
+
+def long_query_note(searcher: Searcher, queries: list[Query]) -> str | None:
+    """One note for the queries the dense side reads only the start of; all are answered."""
+    long = [(q, n) for q in queries if (n := searcher.overlong(q.text)) is not None]
+    if not long:
+        return None
+    limit = searcher.manifest.model.max_seq_length
+    lines = ", ".join(str(q.line) for q, _ in long[:5]) + (" ..." if len(long) > 5 else "")
+    if len(queries) == 1:
+        where = f"the query is {long[0][1]} tokens, longer"
+    elif len(long) == 1:
+        where = f"1 query (line {lines}) is longer"
+    else:
+        where = f"{len(long)} queries (lines {lines}) are longer"
+    lexical = "; the lexical side reads all of it" if searcher.index.lexical else ""
+    return (
+        f"{where} than the {limit} the model reads: the dense side uses the first {limit}{lexical}"
+    )
+
+
+def answer(
+    searcher: Searcher,
+    args: SearchArgs,
+    out: IO[str],
+    console: Console,
+    note: Callable[[str], None],
+) -> None:
+    """Search the queries of ``args`` and write their results to ``out`` (tables through
+    ``console``); notes go to ``note``."""
+    from tasksift.output.emit import emit
+    from tasksift.output.hits import batch_output, hits_output
+
+    queries = [Query(*q) for q in args.queries]
+    message = long_query_note(searcher, queries)
+    if message:
+        note(message)
+    texts = [q.text for q in queries]
+    where = DocumentFilter(args.paths, args.types)
+    results = (
+        searcher.search(
+            texts, args.k, args.chunks, where=where, explain=args.explain, per_doc=args.per_doc
+        )
+        if texts
+        else []
+    )
+    fmt = OutputFormat(args.fmt)
+    if args.single:
+        emit(hits_output(texts[0], results[0]), fmt, out, console)
+        return
+    triples = [(q.qid, q.text, hits) for q, hits in zip(queries, results, strict=True)]
+    emit(batch_output(triples), fmt, out, console)
+
+
+def console_spec(console: Console) -> ConsoleSpec:
+    """What ``console`` (the caller's) found out about its terminal."""
+    return ConsoleSpec(
+        console.width, console.height, console.color_system, console.is_terminal, console.no_color
+    )
+
+
+def console_for(spec: ConsoleSpec, file: IO[str]) -> Console:
+    """A console writing to ``file`` that renders as the caller's console would."""
+    from rich.console import Console
+
+    return Console(
+        file=file,
+        width=spec.width,
+        height=spec.height,
+        color_system=spec.color_system,  # type: ignore[arg-type]
+        force_terminal=spec.is_terminal,
+        force_jupyter=False,
+        force_interactive=False,
+        no_color=spec.no_color,
+        legacy_windows=False,
+    )
