@@ -24,8 +24,8 @@ from typing import Any
 import anyio
 import pytest
 
-from conftest import MINI_CORPUS, run_cli
-from tasksift.serve.protocol import Reply, SearchArgs, ask, socket_path
+from conftest import MINI_CORPUS, Result, run_cli
+from tasksift.serve.protocol import ask, socket_path
 
 QUERY = "why does my mayonnaise split"
 FORMATS = ["table", "json", "jsonl", "tsv", "trec"]  # every format search writes
@@ -105,39 +105,59 @@ def test_the_socket_is_private(served: Service) -> None:
     assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
 
 
+SERVICE_FREE = {"typer", "click", "rich", "numpy", "pyarrow", "onnxruntime"}
+
+
+def through_service(*args: str | Path, cwd: Path | None = None) -> Result:
+    """``tasksift ARGS`` run as a subprocess that must have been answered by the service:
+    it imported none of the CLI's or the search's libraries (read from -X importtime,
+    whose lines are then taken out of its stderr)."""
+    result = run_cli(*args, cwd=cwd, interpreter=("-X", "importtime"))
+    lines = result.stderr.splitlines(keepends=True)
+    imported = {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}
+    assert "tasksift.serve.protocol" in imported and not SERVICE_FREE & imported, result.stderr
+    stderr = "".join(line for line in lines if not line.startswith("import time:"))
+    return Result(result.code, result.stdout, stderr)
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_is_the_same_through_the_service(served: Service, fmt: str) -> None:
     args = ("search", QUERY, "-i", served.index, "-k", "3", "--explain", "-f", fmt)
-    through, alone = run_cli(*args), run_cli(*args, "--no-server")
+    through, alone = through_service(*args), run_cli(*args, "--no-server")
     assert through.code == alone.code == 0, alone.stderr
     assert through.stdout == alone.stdout and through.stdout
     assert through.stderr == alone.stderr
 
 
-def test_batches_filters_and_refusals_are_the_same(served: Service, tmp_path: Path) -> None:
-    queries = tmp_path / "queries.tsv"
-    queries.write_text("q1\triver banks washing away\nq2\t\nq3\thow is a loan approved\n")
-    for args in [
-        ("search", "-Q", queries, "-f", "tsv", "--chunks"),  # a skipped line: exit code 8
-        ("search", QUERY, "--path", "kitchen/*", "--mode", "lexical", "-f", "jsonl"),
-        ("search", QUERY, "--task", "clustering"),  # the guard's refusal: exit code 3
+def test_batches_filters_usage_errors_and_refusals_are_the_same(
+    served: Service, tmp_path: Path
+) -> None:
+    (tmp_path / "queries.tsv").write_text(
+        "q1\triver banks washing away\nq2\t\nq3\thow is a loan approved\n"
+    )
+    index = os.path.relpath(served.index, tmp_path)  # relative paths, from the caller's cwd
+    for args, code in [
+        (("search", "-Q", "queries.tsv", "-f", "tsv", "--chunks"), 8),  # a skipped line
+        (("search", QUERY, "--path", "kitchen/*", "--mode", "lexical", "-f", "jsonl"), 0),
+        (("search", QUERY, "--task", "clustering"), 3),  # the guard's refusal
+        (("search", QUERY, "-k", "0"), 2),  # a usage error, typer's message
+        (("search", QUERY, "--format", "yaml"), 2),
     ]:
-        through = run_cli(*args, "-i", served.index)
-        alone = run_cli(*args, "-i", served.index, "--no-server")
+        through = through_service(*args, "-i", index, cwd=tmp_path)
+        alone = run_cli(*args, "-i", index, "--no-server", cwd=tmp_path)
         assert (through.code, through.stdout, through.stderr) == (
-            alone.code,
+            code,
             alone.stdout,
             alone.stderr,
-        )
+        ), args
 
 
-def test_a_served_search_imports_no_numpy(served: Service) -> None:
-    result = run_cli(
-        "search", QUERY, "-i", served.index, "-f", "tsv", interpreter=("-X", "importtime")
-    )
-    assert result.code == 0, result.stderr
-    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
-    assert not {"numpy", "pyarrow", "onnxruntime"} & imported
+def test_what_is_not_forwarded_runs_here(served: Service, tmp_path: Path) -> None:
+    """Queries on stdin, another index and --help run in the caller's process."""
+    stdin = run_cli("search", "-Q", "-", "-i", served.index, "-f", "tsv", stdin="q1\tbeaver\n",
+                    interpreter=("-X", "importtime"))  # fmt: skip
+    assert stdin.code == 0 and "| typer" in stdin.stderr
+    assert ask(served.index, ["search", QUERY, "-i", str(tmp_path)]) is None  # declined
 
 
 def test_a_shell_loop_of_searches(served: Service) -> None:
@@ -245,9 +265,10 @@ def served_paths(index: Path, query: str) -> list[str]:
     """The paths a running service answers for ``query`` (JSON Lines), through its socket."""
     import json
 
-    reply = ask(SearchArgs(str(index), str(index), [("1", query, 1)], True, 3, "jsonl"))
-    assert isinstance(reply, Reply) and reply.error is None, reply
-    return [json.loads(line)["path"] for line in reply.stdout.splitlines()]
+    reply = ask(index, ["search", query, "-i", str(index), "-k", "3", "-f", "jsonl"])
+    assert reply is not None and reply["code"] == 0, reply
+    stdout = "".join(text for stream, text in reply["writes"] if stream == 1)
+    return [json.loads(line)["path"] for line in stdout.splitlines()]
 
 
 def wait_until(index: Path, query: str, done: Any) -> list[list[str]]:
@@ -284,12 +305,12 @@ def test_a_killed_service_is_passed_over_at_once(built_index: Path, tmp_path: Pa
     index = tmp_path / "index"
     shutil.copytree(built_index, index)
     process = start_service(index)
-    args = SearchArgs(str(index), str(index), [("1", QUERY, 1)], True, 1, "tsv")
-    assert ask(args) is not None
+    argv = ["search", QUERY, "-i", str(index), "-k", "1", "-f", "tsv"]
+    assert ask(index, argv) is not None
     assert stop(process, signal.SIGKILL) == -signal.SIGKILL
     assert socket_path(index).exists()  # left behind: stale
     began = time.perf_counter()
-    assert ask(args) is None
+    assert ask(index, argv) is None
     assert time.perf_counter() - began < 0.2
     result = run_cli("search", QUERY, "-i", index, "-k", "1", "-f", "tsv")
     assert result.code == 0 and result.stdout.split("\t")[1] == "kitchen/mayonnaise.md"

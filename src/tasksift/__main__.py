@@ -1,3 +1,3 @@
-from tasksift.cli.main import main
+from tasksift.cli.forward import main
 
 main()

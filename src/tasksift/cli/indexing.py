@@ -193,11 +193,11 @@ def index(
         runner = RayEngine(address)
     elif address is not None:
         raise UsageError("--address needs --engine ray")
-    show = not quiet and stdout_is_terminal() and stderr.is_terminal
-    with reporter_for(stderr, show=show, warnings=not quiet) as reporter:
+    show = not quiet and stdout_is_terminal() and stderr().is_terminal
+    with reporter_for(stderr(), show=show, warnings=not quiet) as reporter:
         s = build_index(corpus, target, options, reporter, runner)
     if s.lexical_added and not quiet:
-        stderr.print(
+        stderr().print(
             f"note: added the lexical (BM25) side from the {s.chunks} stored chunks; nothing "
             "was embedded again",
             soft_wrap=True,

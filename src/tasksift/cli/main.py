@@ -71,13 +71,15 @@ def build_app() -> typer.Typer:
 app = build_app()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; the one place where errors become messages and exit codes."""
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; the one place where errors become messages and exit codes. The
+    context's ``obj`` is this function, so that ``serve`` runs forwarded command lines
+    exactly as here."""
     try:
-        result = app(args=argv, prog_name="tasksift", standalone_mode=False)
+        result = app(args=argv, prog_name="tasksift", standalone_mode=False, obj=run)
         code = result if isinstance(result, int) else ExitCode.OK
     except PartialError as exc:
-        stderr.print(f"[yellow]warning:[/] {escape(str(exc))}", soft_wrap=True)
+        stderr().print(f"[yellow]warning:[/] {escape(str(exc))}", soft_wrap=True)
         code = exc.exit_code
     except TasksiftError as exc:
         print_error(str(exc))
@@ -89,8 +91,13 @@ def main(argv: list[str] | None = None) -> None:
             print_error(message + (f" (see `{ctx.command_path} --help`)" if ctx else ""))
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        stderr.print("interrupted")
+        stderr().print("interrupted")
         code = ExitCode.INTERRUPTED
     except BrokenPipeError:
         code = ExitCode.OK
-    sys.exit(int(code))
+    return int(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and exit with its code."""
+    sys.exit(run(argv))

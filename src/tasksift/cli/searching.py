@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tasksift.cli.console import note, report_problems
+from tasksift.cli.console import note, report_problems, stdout
 from tasksift.cli.options import (
     SEARCH_FORMATS,
     AlphaOption,
@@ -156,14 +155,12 @@ def search(
     """Search an index with the query prompt of its task: one QUERY, or a file of them.
 
     Hybrid by default: the dense (vector) and lexical (BM25) results fused. When `tasksift
-    serve` serves the index, the search runs there (warm) and prints the same.
+    serve` serves the index, the command runs there (warm) and prints the same.
     """
-    from rich.console import Console
-
     from tasksift.index.location import find_index
     from tasksift.queries import read_queries
-    from tasksift.serve.answer import answer, console_spec
-    from tasksift.serve.protocol import SearchArgs, environment
+    from tasksift.serve.answer import SearchArgs, answer
+    from tasksift.serve.answer import open_searcher as open_for
 
     out_format = SEARCH_FORMATS.chosen(fmt)
     if (query is None) == (queries_file is None):
@@ -171,28 +168,21 @@ def search(
     if query is not None and not query.strip():
         raise typer.BadParameter("the query is empty", param_hint="QUERY")
     batch = read_queries(queries_file) if queries_file is not None else None
-    index_dir = find_index(index_path)
-    console = Console()
     args = SearchArgs(
-        str(index_dir), str(index_dir.absolute()),
+        str(find_index(index_path)),
         [("1", query, 1)] if batch is None else [(q.qid, q.text, q.line) for q in batch.queries],
         batch is None, k, out_format.value,
         task and task.value, model, query_prompt, document_prompt, instruction, chunks, per_doc,
         tuple(path_globs or ()), tuple(types or ()), mode and mode.value, explain, fusion.value,
-        alpha, fusion_depth, rerank_model if rerank else None, candidates, console_spec(console),
-        environment(),
+        alpha, fusion_depth, rerank_model if rerank else None, candidates,
     )  # fmt: skip
-    from tasksift.cli.serving import answered_by_service
-
-    if no_server or not answered_by_service(args, batch):
-        from tasksift.serve.answer import open_searcher as open_for
-
-        searcher = open_for(args)
-        for message in searcher.notes:
-            note(message)
-        if batch is not None:
-            report_problems(batch)
-        answer(searcher, args, sys.stdout, console, note)
+    searcher = open_for(args)
+    for message in searcher.notes:
+        note(message)
+    if batch is not None:
+        report_problems(batch)
+    console = stdout()
+    answer(searcher, args, console.file, console, note)
     _raise_on_skipped(batch)
 
 

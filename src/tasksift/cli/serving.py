@@ -1,26 +1,23 @@
-"""The serving commands: ``serve`` (a warm local service for ``tasksift search``) and
-``mcp`` (an MCP server for agents), and the hook through which ``search`` asks a running
-service first (``answered_by_service``).
+"""The serving commands: ``serve`` (a warm local service that runs the ``tasksift search``
+command lines ``cli.forward`` sends it) and ``mcp`` (an MCP server for agents).
 """
 
 from __future__ import annotations
 
 import signal
-import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from tasksift import errors
-from tasksift.cli.console import note, report_problems, stderr
+from tasksift.cli.console import forwarded, stderr
 from tasksift.errors import UsageError
 
 if TYPE_CHECKING:
-    from tasksift.queries import QueryFile
     from tasksift.serve.catalog import Catalog
-    from tasksift.serve.protocol import SearchArgs
+    from tasksift.serve.service import Run
     from tasksift.serve.watcher import Watcher
 
 
@@ -54,27 +51,14 @@ TrustOption = Annotated[
 ]
 
 
-def answered_by_service(args: SearchArgs, batch: QueryFile | None) -> bool:
-    """Print a running service's answer to ``args`` as the search itself would; False when
-    no service answers (none listening, a stale socket): the caller searches itself."""
-    from tasksift.serve.protocol import ask
+def _forwarded(run: Callable[[list[str]], int]) -> Run:
+    """``run`` (the app's ``main.run``) for command lines a service runs for a caller."""
 
-    reply = ask(args)
-    if reply is None:
-        return False
-    for message in reply.opened:
-        note(message)
-    if batch is not None and reply.error is None:
-        report_problems(batch)
-    for message in reply.notes:
-        note(message)
-    sys.stdout.write(reply.stdout)
-    if reply.error is not None:
-        kind = getattr(errors, reply.error, None)
-        if not (isinstance(kind, type) and issubclass(kind, errors.TasksiftError)):
-            kind = errors.TasksiftError
-        raise kind(reply.message)
-    return True
+    def run_forwarded(argv: list[str], out: IO[str], err: IO[str], terminal: dict[str, Any]) -> int:
+        with forwarded(out, err, terminal):
+            return run(argv)
+
+    return run_forwarded
 
 
 def _require(module: str, what: str) -> None:
@@ -93,7 +77,7 @@ def _catalog(paths: list[Path] | None) -> Catalog:
 
 
 def _log(message: str) -> None:
-    stderr.print(escape(message), soft_wrap=True)
+    stderr().print(escape(message), soft_wrap=True)
 
 
 def _describe(catalog: Catalog) -> None:
@@ -112,6 +96,7 @@ def _exit_on_sigterm() -> None:
 
 
 def serve(
+    ctx: typer.Context,
     index_paths: ServedIndexes = None,
     watch: WatchOption = False,
     trust_remote_code: TrustOption = False,
@@ -128,7 +113,7 @@ def serve(
         _require("watchfiles", "--watch")
     stop = stop_on_signals()
     catalog = _catalog(index_paths)
-    service = SearchService(catalog)
+    service = SearchService(catalog, _forwarded(ctx.obj))
     watcher = _watcher(catalog, trust_remote_code) if watch else None
     try:
         sockets = service.start()

@@ -1,21 +1,23 @@
-"""A search request answered into text: the one code path of ``tasksift search`` in its own
-process and in a service, so that both write the same bytes.
+"""A search request answered into text: the one code path of ``tasksift search``, in its
+own process, in a service that runs a forwarded command line, and in the MCP server.
 
-``open_searcher`` opens the index for the request (fresh, or through a service's warm
-``Loaders``); ``answer`` notes over-long queries, searches and writes the results in the
-requested format; ``console_for`` rebuilds the caller's console for a table.
+``SearchArgs`` is a search as the command line parsed it; ``open_searcher`` opens its
+index (fresh, or through a service's warm ``Loaders``: ``warm``); ``answer`` notes
+over-long queries, searches and writes the results in the requested format.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from tasksift.options import DocumentFilter, FusionMethod, OutputFormat, SearchMode, SearchRequest
 from tasksift.prompts import Task
 from tasksift.queries import Query
-from tasksift.serve.protocol import ConsoleSpec, SearchArgs
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,10 +25,62 @@ if TYPE_CHECKING:
     from tasksift.search.searcher import Loaders, Searcher
 
 
+@dataclass(frozen=True)
+class SearchArgs:
+    """A search as the command line parsed it: one query (``single``) or a batch of
+    ``queries`` given as (id, text, line); enums as their values. ``index`` is the index
+    folder as the caller named it (messages show it)."""
+
+    index: str
+    queries: list[tuple[str, str, int]]
+    single: bool
+    k: int = 10
+    fmt: str = "jsonl"
+    task: str | None = None
+    model: str | None = None
+    query_prompt: str | None = None
+    document_prompt: str | None = None
+    instruction: str | None = None
+    chunks: bool = False
+    per_doc: int = 1
+    paths: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    mode: str | None = None
+    explain: bool = False
+    fusion: str = "convex"
+    alpha: float = 0.7
+    fusion_depth: int = 100
+    rerank_model: str | None = None  # None: no reranking
+    candidates: int = 50
+
+
+class Declined(Exception):
+    """A service cannot answer this search warm (another index): the caller runs it."""
+
+
+_warm: ContextVar[Callable[[Path], Loaders] | None] = ContextVar("warm", default=None)
+
+
+@contextmanager
+def warm(lookup: Callable[[Path], Loaders]) -> Iterator[None]:
+    """Open indexes through ``lookup`` (an index folder -> its warm loaders; raises
+    ``Declined`` for one it does not serve) while in this block."""
+    token = _warm.set(lookup)
+    try:
+        yield
+    finally:
+        _warm.reset(token)
+
+
 def open_searcher(args: SearchArgs, loaders: Loaders | None = None) -> Searcher:
-    """The index of ``args`` opened for its mode, fusion and reranker (guard first)."""
+    """The index of ``args`` opened for its mode, fusion and reranker (guard first): from
+    ``loaders``, or a service's warm ones (``warm``), or fresh."""
     from tasksift.search.fusion import Fusion
     from tasksift.search.searcher import Searcher
+
+    lookup = _warm.get()
+    if loaders is None and lookup is not None:
+        loaders = lookup(Path(args.index))
 
     request = SearchRequest(
         Task(args.task) if args.task else None,
@@ -97,27 +151,3 @@ def answer(
         return
     triples = [(q.qid, q.text, hits) for q, hits in zip(queries, results, strict=True)]
     emit(batch_output(triples), fmt, out, console)
-
-
-def console_spec(console: Console) -> ConsoleSpec:
-    """What ``console`` (the caller's) found out about its terminal."""
-    return ConsoleSpec(
-        console.width, console.height, console.color_system, console.is_terminal, console.no_color
-    )
-
-
-def console_for(spec: ConsoleSpec, file: IO[str]) -> Console:
-    """A console writing to ``file`` that renders as the caller's console would."""
-    from rich.console import Console
-
-    return Console(
-        file=file,
-        width=spec.width,
-        height=spec.height,
-        color_system=spec.color_system,  # type: ignore[arg-type]
-        force_terminal=spec.is_terminal,
-        force_jupyter=False,
-        force_interactive=False,
-        no_color=spec.no_color,
-        legacy_windows=False,
-    )

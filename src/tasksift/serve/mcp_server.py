@@ -23,9 +23,8 @@ from tasksift.errors import TasksiftError
 from tasksift.options import DEFAULT_RERANK_MODEL, DocumentFilter
 from tasksift.prompts import Task
 from tasksift.queries import Query
-from tasksift.serve.answer import long_query_note, open_searcher
+from tasksift.serve.answer import SearchArgs, long_query_note, open_searcher
 from tasksift.serve.catalog import Catalog, Generation, ServedIndex
-from tasksift.serve.protocol import SearchArgs
 
 INSTRUCTIONS = (
     "Semantic search over local documents. Each served index was built for one task "
@@ -85,7 +84,7 @@ class Tools:
             raise ToolError("the query is empty")
         with self._lock, tool_errors():
             served, live = self._route(task)
-            args = SearchArgs(str(served.path), str(served.path), [("1", query, 1)], True, k,
+            args = SearchArgs(str(served.path), [("1", query, 1)], True, k,
                               task=task, mode=mode, explain=explain, paths=tuple(paths or ()),
                               types=tuple(types or ()), per_doc=per_doc,
                               rerank_model=DEFAULT_RERANK_MODEL if rerank else None)  # fmt: skip

@@ -1,12 +1,14 @@
 """The local search service's protocol, and its client: standard library only.
 
 A running ``tasksift serve`` listens on a Unix socket inside each index folder it serves
-(``INDEX/serve.sock``, mode 0600). A request is one JSON line: a search's arguments as the
-command line parsed them (:class:`SearchArgs`). The reply is one JSON line: the exact text
-the command writes on stdout, the notes it writes on stderr, or the error it raises
-(:class:`Reply`); or ``fallback`` when the service declines and the caller must search in
-its own process. :func:`ask` is the client; it imports nothing beyond the standard library,
-so that a search through the service costs the command line's start-up and little more.
+(``INDEX/serve.sock``, mode 0600). A request is one JSON line: a ``tasksift search``
+command line as the caller typed it (``argv``), its working directory, the index it found,
+the variables that change answers (``ENVIRONMENT``) and what the caller's terminal is like
+(:func:`terminal`). The service runs that very command in its own process, warm, and
+replies one JSON line: what it wrote, in order, on stdout (1) and stderr (2), and its exit
+code; or ``fallback`` when it declines and the caller must run the command itself.
+:func:`ask` is the client: it imports nothing beyond the standard library, so that a
+search through the service costs Python's start-up and little more.
 """
 
 from __future__ import annotations
@@ -14,70 +16,22 @@ from __future__ import annotations
 import json
 import os
 import socket
-from dataclasses import asdict, dataclass, field
+import sys
 from pathlib import Path
 from typing import Any
 
 SOCKET_NAME = "serve.sock"
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 CONNECT_SECONDS = 0.25  # a listening service accepts at once; a dead one refuses at once
 ENVIRONMENT = ("TASKSIFT_FAST_PATH",)  # variables that change answers: must agree
+TERMINAL_VARIABLES = (  # what rich reads to size and colour its output
+    "TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
+    "COLUMNS", "LINES", "JUPYTER_COLUMNS", "JUPYTER_LINES", "TASKSIFT_INDEX",
+)  # fmt: skip
 
 
 def socket_path(index_dir: Path) -> Path:
     return index_dir / SOCKET_NAME
-
-
-@dataclass(frozen=True)
-class ConsoleSpec:
-    """What rich found out about the caller's terminal, so that the service renders a
-    table exactly as the caller's own console would."""
-
-    width: int = 80
-    height: int = 25
-    color_system: str | None = None
-    is_terminal: bool = False
-    no_color: bool = False
-
-
-@dataclass(frozen=True)
-class SearchArgs:
-    """A search as the command line parsed it: one query (``single``) or a batch of
-    ``queries`` given as (id, text, line); enums as their values. ``index`` is the index
-    folder as the caller named it (messages show it), ``location`` the same made absolute."""
-
-    index: str
-    location: str
-    queries: list[tuple[str, str, int]]
-    single: bool
-    k: int = 10
-    fmt: str = "jsonl"
-    task: str | None = None
-    model: str | None = None
-    query_prompt: str | None = None
-    document_prompt: str | None = None
-    instruction: str | None = None
-    chunks: bool = False
-    per_doc: int = 1
-    paths: tuple[str, ...] = ()
-    types: tuple[str, ...] = ()
-    mode: str | None = None
-    explain: bool = False
-    fusion: str = "convex"
-    alpha: float = 0.7
-    fusion_depth: int = 100
-    rerank_model: str | None = None  # None: no reranking
-    candidates: int = 50
-    console: ConsoleSpec = field(default_factory=ConsoleSpec)
-    environment: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SearchArgs:
-        fields = dict(data)
-        fields["queries"] = [tuple(q) for q in fields["queries"]]
-        fields["paths"], fields["types"] = tuple(fields["paths"]), tuple(fields["types"])
-        fields["console"] = ConsoleSpec(**fields["console"])
-        return cls(**fields)
 
 
 def environment() -> dict[str, str]:
@@ -85,17 +39,36 @@ def environment() -> dict[str, str]:
     return {name: os.environ[name] for name in ENVIRONMENT if name in os.environ}
 
 
-@dataclass(frozen=True)
-class Reply:
-    """What the search printed (``stdout``), its notes (``opened``: on opening the index;
-    ``notes``: on the queries) and the error it raised (``error``: a class name of
-    ``tasksift.errors``, with ``message``)."""
+def terminal() -> dict[str, Any]:
+    """What this process's terminal is like: the variables rich reads, whether stdout and
+    stderr are terminals, their encodings, and the size of the first standard stream that
+    has one (rich asks stdin, stdout, stderr in that order)."""
+    size = None
+    for fd in (0, 1, 2):
+        try:
+            size = tuple(os.get_terminal_size(fd))
+            break
+        except (AttributeError, ValueError, OSError):
+            pass
+    streams = (sys.stdout, sys.stderr)
+    return {
+        "environ": {name: os.environ[name] for name in TERMINAL_VARIABLES if name in os.environ},
+        "isatty": [bool(s and s.isatty()) for s in streams],
+        "encoding": [getattr(s, "encoding", None) or "utf-8" for s in streams],
+        "size": size,
+    }
 
-    stdout: str = ""
-    opened: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    error: str | None = None
-    message: str = ""
+
+def request(index_dir: Path, argv: list[str]) -> dict[str, Any]:
+    """The request that asks the service of ``index_dir`` to run ``tasksift ARGV``."""
+    return {
+        "v": PROTOCOL_VERSION,
+        "index": str(index_dir.resolve()),
+        "argv": argv,
+        "cwd": os.getcwd(),
+        "environment": environment(),
+        "terminal": terminal(),
+    }
 
 
 def encode(message: dict[str, Any]) -> bytes:
@@ -114,29 +87,28 @@ def read_line(connection: socket.socket) -> bytes:
             return b"".join(chunks)
 
 
-def ask(args: SearchArgs) -> Reply | None:
-    """The service's reply to ``args``; None when no service answers for its index (none
-    listening, a stale socket, a service that died mid-way or declined)."""
-    path = socket_path(Path(args.location))
+def ask(index_dir: Path, argv: list[str]) -> dict[str, Any] | None:
+    """The service's reply to ``tasksift ARGV`` on ``index_dir``: ``{"writes": [[stream,
+    text], ...], "code": exit code}``; None when no service answers (none listening, a stale
+    socket, a service that died mid-way or declined)."""
+    path = socket_path(index_dir)
     if not path.exists():
         return None
     try:
-        request = encode({"v": PROTOCOL_VERSION, "search": asdict(args)})
-    except UnicodeError:  # text the command line could not decode: search in-process
+        line = encode(request(index_dir, argv))
+    except (UnicodeError, OSError):  # undecodable arguments, a vanished cwd: run it here
         return None
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
         connection.settimeout(CONNECT_SECONDS)
         try:
             connection.connect(str(path))
             connection.settimeout(None)  # a first rerank may load a model: no time limit
-            connection.sendall(request)
-            line = read_line(connection)
+            connection.sendall(line)
+            answer = read_line(connection)
         except OSError:
             return None
     try:
-        answer = json.loads(line)
+        reply = json.loads(answer)
     except ValueError:
         return None
-    if not isinstance(answer, dict) or "reply" not in answer:
-        return None
-    return Reply(**answer["reply"])
+    return reply if isinstance(reply, dict) and "code" in reply else None

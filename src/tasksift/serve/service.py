@@ -1,9 +1,12 @@
 """The local search service: a Unix socket in each served index folder (mode 0600), JSON
-lines each way (see ``protocol``), searches answered from the warm catalog one at a time.
+lines each way (see ``protocol``), forwarded ``tasksift search`` command lines run one at
+a time on the warm catalog.
 
-The service answers exactly what ``tasksift search`` would print, by running the same
-code (``answer``) into a buffer; it declines (``fallback``) what it cannot answer the same
-way: another index, another protocol version, another environment, its own failure.
+The service runs the command line it is sent through the CLI itself (``Run``: the app's
+``main.run``), in the caller's working directory, with the caller's terminal, its output
+captured in order; so what it replies is what the command would have printed, exit code
+included. It declines (``fallback``) what it cannot run the same way: another index,
+another protocol version, another environment, its own failure.
 """
 
 from __future__ import annotations
@@ -17,22 +20,26 @@ import socketserver
 import sys
 import threading
 import traceback
-from dataclasses import asdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
-from tasksift.errors import TasksiftError, UsageError
-from tasksift.serve.answer import answer, console_for, open_searcher
-from tasksift.serve.catalog import Catalog, ServedIndex
+from tasksift.errors import UsageError
+from tasksift.serve.answer import Declined, warm
+from tasksift.serve.catalog import Catalog
 from tasksift.serve.protocol import (
     CONNECT_SECONDS,
     PROTOCOL_VERSION,
-    Reply,
-    SearchArgs,
     encode,
     environment,
     socket_path,
 )
+
+if TYPE_CHECKING:
+    from tasksift.search.searcher import Loaders
+
+Run = Callable[[list[str], IO[str], IO[str], dict[str, Any]], int]
+"""Runs ``tasksift ARGV`` writing to (stdout, stderr) as the caller's terminal would."""
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -59,42 +66,87 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.identity = os.stat(path).st_ino
 
 
-class SearchService:
-    """Answers search requests for the catalog's indexes on their sockets."""
+class _Capture(io.TextIOBase):
+    """One of the caller's streams (1: stdout, 2: stderr): its writes recorded, in order
+    with the other's; a terminal or not, with an encoding, as the caller's is."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, stream: int, writes: list[list[Any]], terminal: dict[str, Any]) -> None:
+        self._stream, self._writes = stream, writes
+        self._isatty = bool(terminal["isatty"][stream - 1])
+        self._encoding = str(terminal["encoding"][stream - 1])
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._encoding
+
+    def isatty(self) -> bool:
+        return self._isatty
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self._writes and self._writes[-1][0] == self._stream:
+            self._writes[-1][1] += text
+        else:
+            self._writes.append([self._stream, text])
+        return len(text)
+
+
+class SearchService:
+    """Runs forwarded search command lines for the catalog's indexes on their sockets."""
+
+    def __init__(self, catalog: Catalog, run: Run) -> None:
         self.catalog = catalog
-        self._lock = threading.Lock()  # one search at a time: two cores, shared models
+        self.run = run
+        self._lock = threading.Lock()  # one command at a time: it changes directory
         self._servers: list[tuple[Path, _Server, threading.Thread]] = []
 
     def reply(self, line: bytes) -> dict[str, Any]:
-        """The answer to one request line: ``{"reply": Reply}`` or ``{"fallback": why}``."""
+        """The answer to one request line: ``{"writes", "code"}`` or ``{"fallback": why}``."""
         try:
-            message = json.loads(line)
-            if message.get("v") != PROTOCOL_VERSION:
+            request = json.loads(line)
+            if request.get("v") != PROTOCOL_VERSION:
                 return {"fallback": "another protocol version"}
-            args = SearchArgs.from_json(message["search"])
+            argv, cwd, terminal = request["argv"], request["cwd"], request["terminal"]
+            served = self.catalog.at(Path(request["index"]))
+            if served is None:
+                return {"fallback": "not an index this service serves"}
+            if request["environment"] != environment():
+                return {"fallback": "another environment (TASKSIFT_FAST_PATH)"}
+            if not (isinstance(argv, list) and argv[:1] == ["search"]):
+                return {"fallback": "not a search"}
         except (ValueError, TypeError, KeyError, AttributeError):
             return {"fallback": "not a search request"}
-        served = self.catalog.at(Path(args.location))
-        if served is None:
-            return {"fallback": "not an index this service serves"}
-        if args.environment != environment():
-            return {"fallback": "another environment (TASKSIFT_FAST_PATH)"}
         with self._lock:
             try:
-                return {"reply": asdict(self._search(served, args))}
-            except TasksiftError as exc:
-                return {"reply": asdict(Reply(error=type(exc).__name__, message=str(exc)))}
+                return self._run([str(a) for a in argv], cwd, terminal)
+            except Declined as exc:
+                return {"fallback": str(exc)}
             except Exception:  # a bug here must not cost the caller its answer
                 traceback.print_exc(file=sys.stderr)
                 return {"fallback": "the service failed; see its log"}
 
-    def _search(self, served: ServedIndex, args: SearchArgs) -> Reply:
-        searcher = open_searcher(args, served.loaders(served.current()))
-        out, notes = io.StringIO(), []
-        answer(searcher, args, out, console_for(args.console, out), notes.append)
-        return Reply(out.getvalue(), list(searcher.notes), notes)
+    def _run(self, argv: list[str], cwd: str, terminal: dict[str, Any]) -> dict[str, Any]:
+        """Run ``argv`` in ``cwd`` on the warm indexes; what it wrote and its exit code."""
+        writes: list[list[Any]] = []
+        out, err = _Capture(1, writes, terminal), _Capture(2, writes, terminal)
+        here = os.getcwd()
+        os.chdir(cwd)  # relative paths (the index, a queries file) as the caller meant them
+        try:
+            with warm(self._loaders):
+                code = self.run(argv, out, err, terminal)
+        finally:
+            os.chdir(here)
+        return {"writes": writes, "code": code}
+
+    def _loaders(self, index: Path) -> Loaders:
+        """The warm loaders of ``index``, which the command opens; ``Declined`` when this
+        service does not serve it (``-i`` named another, say)."""
+        served = self.catalog.at(index.resolve())
+        if served is None:
+            raise Declined(f"{index} is not an index this service serves")
+        return served.loaders(served.current())
 
     def start(self) -> list[Path]:
         """Listen on a socket in every served index folder; the sockets' paths."""
