@@ -1,22 +1,25 @@
-"""A shell loop of single `tasksift search` commands, cold against a running `tasksift serve`.
+"""`tasksift serve` and `tasksift mcp` against the cold command line, in one run.
 
-    python bench/serve.py [--index PATH] [-n 30] [--mode hybrid]
+    python bench/serve.py [--index PATH] [-n 100] [--mode hybrid] [--edits 10]
 
-INDEX: an index to search (SciFact's: bench/results/scifact.tasksift, built by the other
-bench scripts), else the sample corpus indexed into bench/results/sample.tasksift. The same
-N queries (SciFact's when INDEX is SciFact's and they are there, else a fixed list, cycled)
-are run as a bash loop of N `tasksift search` processes, one query each, written to
-/dev/null: first with no service (cold: every process loads the index and the model), then
-with `tasksift serve` running on INDEX (each process asks the service). Reported: queries/s
-of both and their ratio (targets: >= 10 q/s warm, on this 2-core machine), the service's
-start-up time and resident memory, and the latency of a single search through the socket
-from a warm client (p50, p95: what the service itself costs, without Python's start-up).
+INDEX: an index to search (SciFact's: bench/results/scifact.tasksift), else the sample
+corpus indexed into bench/results/sample.tasksift. Reported, each beside its baseline:
+- a bash loop of N single `tasksift search` processes (written to /dev/null), first with
+  no service (cold: each loads the index and the model), then with `tasksift serve` on
+  INDEX (each forwards its command line): queries/s of both and their ratio (>= 10 q/s);
+- one forwarded search through the socket from a warm client, p50 / p95 (<= 15 / 40 ms);
+- the service's start-up and resident memory; an MCP `search` round trip through the SDK's
+  stdio client, p50 (<= 25 ms);
+- on a copy of the sample corpus under `serve --watch`: the idle watcher's CPU (< 1% of a
+  core) and how long a saved file takes to be found (median of EDITS edits, <= 3 s).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,6 +28,7 @@ import time
 from pathlib import Path
 
 from common import DEFAULT_INDEX, QUERIES, RESULTS, ROOT, TASKSIFT, record, row, run_timed
+from tasksift.serve.protocol import ask
 
 SAMPLE_INDEX = RESULTS / "sample.tasksift"
 FALLBACK_QUERIES = [
@@ -40,13 +44,12 @@ FALLBACK_QUERIES = [
 TARGET_QPS = 10.0
 
 
-def sample_index() -> Path:
-    if not (SAMPLE_INDEX / "CURRENT").is_file():
-        corpus = ROOT / "sample_corpus"
-        done = run_timed([*TASKSIFT, "index", str(corpus), "-i", str(SAMPLE_INDEX), "-q"])
+def build_index(corpus: Path, index: Path) -> Path:
+    if not (index / "CURRENT").is_file():
+        done = run_timed([*TASKSIFT, "index", str(corpus), "-i", str(index), "-q"])
         if done.code != 0:
-            sys.exit(f"indexing the sample corpus failed: {done.stderr.strip()}")
-    return SAMPLE_INDEX
+            sys.exit(f"indexing {corpus} failed: {done.stderr.strip()}")
+    return index
 
 
 def queries_for(index: Path, n: int) -> list[str]:
@@ -75,15 +78,17 @@ def shell_loop(index: Path, queries: list[str], mode: str) -> float:
     return seconds
 
 
-def start_service(index: Path) -> tuple[subprocess.Popen, float]:
-    from tasksift.serve.protocol import SearchArgs, ask
+def search_argv(index: Path, query: str, mode: str = "hybrid") -> list[str]:
+    return ["search", query, "-i", str(index), "-k", "10", "-f", "tsv", "--mode", mode]
 
+
+def start_service(index: Path, watch: bool = False) -> tuple[subprocess.Popen, float]:
     began = time.perf_counter()
-    process = subprocess.Popen([*TASKSIFT, "serve", "-i", str(index)], stderr=subprocess.PIPE)
-    probe = SearchArgs(str(index), str(index.resolve()), [("1", "warm", 1)], True, 1, "tsv")
-    while ask(probe) is None:
+    command = [*TASKSIFT, "serve", "-i", str(index), *(["--watch"] if watch else [])]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    while ask(index, search_argv(index, "warm")) is None:
         if process.poll() is not None:
-            sys.exit(f"the service did not start: {process.stderr.read().decode()}")
+            sys.exit("the service did not start")
         time.sleep(0.05)
     return process, time.perf_counter() - began
 
@@ -95,67 +100,142 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def socket_latencies(index: Path, queries: list[str], mode: str) -> list[float]:
-    """Milliseconds per single search through the socket, from this (warm) process."""
-    from tasksift.serve.protocol import SearchArgs, ask
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+
+def rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:.2f} q/s ({seconds / n:.3f} s each)"
+
+
+def p50_p95(times: list[float]) -> tuple[float, float]:
+    return statistics.median(times), statistics.quantiles(times, n=20)[-1]
+
+
+def socket_latencies(index: Path, queries: list[str], mode: str) -> list[float]:
+    """Milliseconds per forwarded search through the socket, from this (warm) process."""
     times = []
     for text in queries:
-        args = SearchArgs(str(index), str(index.resolve()), [("1", text, 1)], True, 10, "tsv",
-                          mode=mode)  # fmt: skip
         began = time.perf_counter()
-        reply = ask(args)
+        reply = ask(index, search_argv(index, text, mode))
         times.append((time.perf_counter() - began) * 1000)
-        if reply is None or reply.error:
+        if reply is None or reply["code"] != 0:
             sys.exit(f"the service did not answer: {reply}")
     return times
+
+
+def mcp_latencies(index: Path, queries: list[str]) -> list[float]:
+    """Milliseconds per MCP `search` call through the SDK's stdio client (after a first)."""
+    import anyio
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    command = [*TASKSIFT, "mcp", "-i", str(index)]
+    params = StdioServerParameters(command=command[0], args=command[1:], env=dict(os.environ))
+    times: list[float] = []
+
+    async def calls() -> None:
+        with open(os.devnull, "w") as devnull:
+            async with (
+                stdio_client(params, errlog=devnull) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                await session.call_tool("search", {"query": "warm", "k": 10})
+                for text in queries:
+                    began = time.perf_counter()
+                    result = await session.call_tool("search", {"query": text, "k": 10})
+                    times.append((time.perf_counter() - began) * 1000)
+                    if result.is_error:
+                        sys.exit(f"the MCP search failed: {result.content}")
+
+    anyio.run(calls)
+    return times
+
+
+def found(index: Path, query: str, path: str) -> bool:
+    reply = ask(index, ["search", query, "-i", str(index), "-k", "1", "-f", "tsv"])
+    out = "".join(text for stream, text in (reply or {}).get("writes", []) if stream == 1)
+    return f"\t{path}\t" in out
+
+
+def watch_figures(edits: int) -> None:
+    """Idle CPU of `serve --watch` and the time from a saved file to its being found."""
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus"
+        shutil.copytree(ROOT / "sample_corpus", corpus)
+        index = build_index(corpus, Path(tmp) / "index")
+        process, _ = start_service(index, watch=True)
+        try:
+            time.sleep(3)
+            cpu, began = cpu_seconds(process.pid), time.perf_counter()
+            time.sleep(10)
+            idle = (cpu_seconds(process.pid) - cpu) / (time.perf_counter() - began) * 100
+            row("idle watcher CPU (10 s)", f"{idle:.2f}% of a core (target < 1%)")
+            record("watch_idle_cpu_percent", idle)
+            delays = []
+            for i in range(edits):
+                word = f"zyxquor{i}glimbet"
+                (corpus / f"edit{i}.md").write_text(f"# Note {i}\n\nThe {word} sits here.\n")
+                began = time.perf_counter()
+                while not found(index, word, f"edit{i}.md"):
+                    if time.perf_counter() - began > 60:
+                        sys.exit(f"edit {i} was not found in 60 s")
+                    time.sleep(0.05)
+                delays.append(time.perf_counter() - began)
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    median = statistics.median(delays)
+    row(f"saved file found, median of {edits}", f"{median:.2f} s (target <= 3 s)")
+    record("watch_seconds", {"median": median, "all": delays})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, default=None)
-    parser.add_argument("-n", type=int, default=30, help="searches per loop")
+    parser.add_argument("-n", type=int, default=100, help="searches per loop")
     parser.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "lexical"])
+    parser.add_argument("--edits", type=int, default=10, help="files saved under --watch")
     options = parser.parse_args()
     index = options.index or (DEFAULT_INDEX if (DEFAULT_INDEX / "CURRENT").is_file() else None)
-    index = (index or sample_index()).resolve()
+    index = (index or build_index(ROOT / "sample_corpus", SAMPLE_INDEX)).resolve()
     described = [*TASKSIFT, "info", "-i", str(index), "-f", "json"]
     info = json.loads(subprocess.run(described, capture_output=True, text=True, check=True).stdout)
-    chunks = info["chunks"]
     queries = queries_for(index, options.n)
-    row("index", f"{index} ({chunks} chunks)")
+    row("index", f"{index} ({info['chunks']} chunks)")
     row("searches per loop", f"{len(queries)} ({options.mode})")
+    row("load average before", " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
     cold = shell_loop(index, queries, options.mode)
-    row(
-        "cold loop (no service)",
-        f"{len(queries) / cold:.2f} q/s ({cold / len(queries):.3f} s each)",
-    )
+    row("cold loop (no service)", rate(len(queries), cold))
     process, started = start_service(index)
     try:
         row("service start-up, until it answers", f"{started:.2f} s")
         warm = shell_loop(index, queries, options.mode)
-        row(
-            "loop through the service",
-            f"{len(queries) / warm:.2f} q/s ({warm / len(queries):.3f} s each)",
-        )
+        row("loop through the service", rate(len(queries), warm))
         latencies = socket_latencies(index, queries, options.mode)
         row("service RSS after the loops", f"{rss_mib(process.pid):.0f} MiB")
+        record("service_rss_mib", rss_mib(process.pid))
     finally:
         process.terminate()
         process.wait(timeout=60)
-    p50 = statistics.median(latencies)
-    p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 2 else latencies[0]
-    row("one search through the socket, p50 / p95", f"{p50:.1f} / {p95:.1f} ms")
+    p50, p95 = p50_p95(latencies)
+    row("one search through the socket, p50 / p95", f"{p50:.1f} / {p95:.1f} ms (target 15 / 40)")
     row("speed-up of the loop", f"{cold / warm:.1f}x")
-    row(
-        f"loop >= {TARGET_QPS:.0f} q/s through the service",
-        "yes" if len(queries) / warm >= TARGET_QPS else "no",
-    )
+    enough = len(queries) / warm >= TARGET_QPS
+    row(f"loop >= {TARGET_QPS:.0f} q/s through the service", "yes" if enough else "no")
     record("cold_qps", len(queries) / cold)
     record("warm_qps", len(queries) / warm)
     record("ratio", cold / warm)
     record("socket_ms", {"p50": p50, "p95": p95, "all": latencies})
+    mcp = mcp_latencies(index, queries[:30])
+    m50, m95 = p50_p95(mcp)
+    row("MCP search round trip (SDK client), p50 / p95", f"{m50:.1f} / {m95:.1f} ms (target 25)")
+    record("mcp_ms", {"p50": m50, "p95": m95, "all": mcp})
+    watch_figures(options.edits)
+    row("load average after", " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":
