@@ -52,9 +52,14 @@ def forwarded(argv: list[str]) -> int | None:
     index = served_index(argv)
     if index is None:
         return None
+    from tasksift.errors import ExitCode
     from tasksift.serve.protocol import ask
 
-    reply = ask(index, argv)
+    try:
+        reply = ask(index, argv)
+    except KeyboardInterrupt:  # as the command says it when it runs here
+        sys.stderr.write("interrupted\n")
+        return int(ExitCode.INTERRUPTED)
     if reply is None:
         return None
     streams = {1: sys.stdout, 2: sys.stderr}

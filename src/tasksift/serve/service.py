@@ -132,7 +132,10 @@ class SearchService:
         writes: list[list[Any]] = []
         out, err = _Capture(1, writes, terminal), _Capture(2, writes, terminal)
         here = os.getcwd()
-        os.chdir(cwd)  # relative paths (the index, a queries file) as the caller meant them
+        try:
+            os.chdir(cwd)  # relative paths (the index, a queries file) as the caller's
+        except OSError as exc:
+            raise Declined(f"cannot enter the caller's directory: {exc}") from None
         try:
             with warm(self._loaders):
                 code = self.run(argv, out, err, terminal)
