@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -37,6 +38,9 @@ from tasksift.options import (
 from tasksift.prompts import Task
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tasksift.evaluate import Scores
     from tasksift.queries import Query, QueryFile
     from tasksift.search.fusion import Fusion
     from tasksift.search.searcher import Searcher
@@ -564,6 +568,17 @@ def evaluate(
             help="Judgments: TREC (qid 0 docid rel) or BEIR TSV with header.", show_default=False
         ),
     ] = None,  # fmt: skip
+    compare: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--compare",
+            metavar="RUN_A RUN_B",
+            help="Compare two runs query by query: each a TREC run file or a mode (hybrid, "
+            "dense, lexical; these need --queries). Reports RUN_B - RUN_A with a paired "
+            "randomization test.",
+            show_default=False,
+        ),
+    ] = None,
     labels_file: LabelsOption = None,
     examples_file: ExamplesOption = None,
     gold: Annotated[
@@ -606,56 +621,60 @@ def evaluate(
 ) -> None:
     """Measure retrieval quality against relevance judgments (nDCG, MRR, Recall, MAP).
 
-    Every judged query counts: one the run does not answer scores zero (trec_eval -c).
-    With --rerank, each first-stage run is shown beside its reranked version.
+    Each measure is the mean over the judged queries with its 95% bootstrap interval; every
+    judged query counts: one a run does not answer scores zero (trec_eval -c). With several
+    runs (--mode all, --rerank, --exact, --compare), each is compared with the first query
+    by query: the mean difference, its interval and a two-sided paired randomization test.
     With --labels (or --examples) and --gold: classification accuracy and macro-F1.
     """
-    import json
-
     if labels_file is not None or examples_file is not None or gold is not None:
         from tasksift.cli_tasks import evaluate_labels
 
         evaluate_labels(index_path, labels_file, examples_file, gold, method, any_task, fmt)
         return
-    if queries_file is None or qrels is None:
+    if qrels is None or (queries_file is None and compare is None):
         raise typer.BadParameter("give --queries and --qrels, or --labels and --gold")
-
-    from tasksift.evaluate import judged_queries, measure, overlap_at_k, to_run
-    from tasksift.output import choose_format, eval_table
-    from tasksift.queries import read_qrels, read_queries
+    from tasksift.evaluate import judged_queries
+    from tasksift.queries import read_qrels
 
     judgments = read_qrels(qrels)
-    batch = read_queries(queries_file)
-    every = mode is EvalMode.ALL
-    search_mode = SearchMode.HYBRID if every else (mode and SearchMode(mode.value))
-    searcher = _open_searcher(
-        index_path,
-        SearchRequest(task, model),
-        rerank,
-        rerank_model,
-        max(candidates, depth),
-        mode=search_mode,
-        fusion=_fusion(fusion, alpha, fusion_depth),
-    )
-    _report_problems(batch)
     judged = judged_queries(list(judgments), judgments)
-    asked = [q for q in batch.queries if q.qid in set(judged)]
-    if not asked:
-        raise InputError("none of the queries has a relevant document in the judgments")
-    _note_long_queries(searcher, asked)
-    qids, texts = [q.qid for q in asked], [q.text for q in asked]
-    modes = [SearchMode.HYBRID, SearchMode.DENSE, SearchMode.LEXICAL] if every else [searcher.mode]
-    report: dict[str, object] = {
-        "queries": len(judged),
-        "unanswered": len(judged) - len(asked),
-        "k": k,
-        "depth": depth,
-    }
+    report: dict[str, object] = {"queries": len(judged), "unanswered": 0, "k": k, "depth": depth}
+
+    def open_searcher(search_mode: SearchMode | None) -> Searcher:
+        fused = _fusion(fusion, alpha, fusion_depth)
+        request, pool = SearchRequest(task, model), max(candidates, depth)
+        return _open_searcher(index_path, request, rerank, rerank_model, pool, search_mode, fused)
+
+    if compare is not None:
+        rows = _compared_runs(compare, queries_file, open_searcher, judgments, judged, report)
+    else:
+        every = mode is EvalMode.ALL
+        searcher = open_searcher(SearchMode.HYBRID if every else (mode and SearchMode(mode.value)))
+        modes = [SearchMode.HYBRID, SearchMode.DENSE, SearchMode.LEXICAL] if every else None
+        rows = _searched_runs(searcher, queries_file, modes, exact, judgments, judged, report)
+    _show_evaluation(rows, report, fmt)
+
+
+def _searched_runs(
+    searcher: Searcher,
+    queries_file: str,
+    modes: list[SearchMode] | None,
+    exact: bool,
+    judgments: dict[str, dict[str, int]],
+    judged: list[str],
+    report: dict[str, object],
+) -> list[Scores]:
+    """The evaluation rows of each mode (with its reranked and exact runs)."""
+    from tasksift.evaluate import measure, overlap_at_k, to_run
+
+    qids, texts = _judged_texts(searcher, queries_file, judged, report)
+    k, depth = report["k"], report["depth"]
     reranker, rows = searcher.reranker, []
     if reranker is not None:
         report["rerank"] = {"model": reranker.name, "backend": reranker.backend,
                             "candidates": searcher.candidates}  # fmt: skip
-    for each in modes:
+    for each in modes or [searcher.mode]:
         searcher.mode, searcher.reranker = each, None
         run = to_run(qids, searcher.search(texts, depth))
         rows.append(measure(each.value, run, judgments, judged, k, depth))
@@ -668,9 +687,81 @@ def evaluate(
             exact_run = to_run(qids, searcher.search(texts, depth, exact=True))
             rows.append(measure(f"{each.value} exact", exact_run, judgments, judged, k, depth))
             report.setdefault(f"ann_recall@{k}_vs_exact", overlap_at_k(run, exact_run, k))
+    return rows
+
+
+def _judged_texts(
+    searcher: Searcher, queries_file: str | None, judged: list[str], report: dict[str, object]
+) -> tuple[list[str], list[str]]:
+    """Ids and texts of the queries in ``queries_file`` that have judgments."""
+    from tasksift.queries import read_queries
+
+    if queries_file is None:
+        raise UsageError("a run made by searching needs --queries")
+    batch = read_queries(queries_file)
+    _report_problems(batch)
+    wanted = set(judged)
+    asked = [q for q in batch.queries if q.qid in wanted]
+    if not asked:
+        raise InputError("none of the queries has a relevant document in the judgments")
+    _note_long_queries(searcher, asked)
+    report["unanswered"] = len(judged) - len(asked)
+    return [q.qid for q in asked], [q.text for q in asked]
+
+
+def _compared_runs(
+    compare: tuple[str, str],
+    queries_file: str | None,
+    open_searcher: Callable[[SearchMode], Searcher],
+    judgments: dict[str, dict[str, int]],
+    judged: list[str],
+    report: dict[str, object],
+) -> list[Scores]:
+    """The two runs of ``--compare``, read from TREC files or made by searching."""
+    from tasksift.evaluate import measure, to_run
+    from tasksift.queries import read_run
+
+    k, depth = report["k"], report["depth"]
+    rows, searcher = [], None
+    for source in compare:
+        if Path(source).is_file():
+            run = read_run(Path(source))
+            missing = sum(1 for q in judged if q not in run)
+            report["unanswered"] = max(report["unanswered"], missing)
+        elif source in {m.value for m in SearchMode}:
+            searcher = searcher or open_searcher(SearchMode(source))
+            qids, texts = _judged_texts(searcher, queries_file, judged, report)
+            searcher.mode = SearchMode(source)
+            run = to_run(qids, searcher.search(texts, depth))
+        else:
+            raise UsageError(
+                f"--compare {source}: neither a run file nor a mode (hybrid, dense, lexical)"
+            )
+        rows.append(measure(source, run, judgments, judged, k, depth))
+    return rows
+
+
+def _show_evaluation(rows: list[Scores], report: dict[str, object], fmt: OutputFormat) -> None:
+    """The rows, and each later row compared with the first, as a table or JSON."""
+    import json
+
+    from tasksift.evaluate import LEVEL, PERMUTATIONS, RESAMPLES, SEED, compare
+    from tasksift.output import choose_format, comparison_table, eval_table
+
+    comparisons = [compare(rows[0], row) for row in rows[1:]]
     report["runs"] = {row.name: row.measures for row in rows}
+    report["intervals"] = {row.name: row.intervals for row in rows}
+    report["comparisons"] = [
+        {"a": c.a, "b": c.b, "measures": {name: asdict(d) for name, d in c.differences.items()}}
+        for c in comparisons
+    ]
+    report["statistics"] = {"level": LEVEL, "bootstrap_resamples": RESAMPLES,
+                            "randomization_permutations": PERMUTATIONS, "seed": SEED}  # fmt: skip
     if choose_format(fmt, _stdout_is_terminal()) is OutputFormat.TABLE:
-        Console().print(eval_table(rows, report))
+        console = Console()
+        console.print(eval_table(rows, report))
+        if comparisons:
+            console.print(comparison_table(comparisons))
     else:
         typer.echo(json.dumps(report, indent=2))
 

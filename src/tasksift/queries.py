@@ -121,6 +121,32 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
+def read_run(path: Path) -> dict[str, dict[str, float]]:
+    """A TREC run ``qid Q0 docid rank score tag`` as ``{qid: {docid: score}}`` (the first
+    score of a document listed twice for a query is kept)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"run file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read run file {path}: {exc}") from None
+    run: dict[str, dict[str, float]] = {}
+    for number, line in enumerate(lines, start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 6:
+            raise InputError(f"{path} line {number}: expected 'qid Q0 docid rank score tag'")
+        qid, _, docid, _, score, _ = fields
+        try:
+            run.setdefault(qid, {}).setdefault(docid, float(score))
+        except ValueError:
+            raise InputError(f"{path} line {number}: score {score!r} is not a number") from None
+    if not run:
+        raise InputError(f"no results in run file {path}")
+    return run
+
+
 def describe_skipped(problems: Iterable[str]) -> str:
     problems = list(problems)
     return f"{len(problems)} quer{'y' if len(problems) == 1 else 'ies'} skipped"
