@@ -30,12 +30,12 @@ demo: $(VENV)/.installed
 	-$(BIN)/tasksift search "why does my mayonnaise split" --index .demo-index --task clustering
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests $(wildcard bench scripts)
-	$(BIN)/ruff format --check src tests $(wildcard bench scripts)
+	$(BIN)/ruff check src tests $(wildcard bench experiments scripts)
+	$(BIN)/ruff format --check src tests $(wildcard bench experiments scripts)
 
 format: $(VENV)/.installed
-	$(BIN)/ruff format src tests $(wildcard bench scripts)
-	$(BIN)/ruff check --fix src tests $(wildcard bench scripts)
+	$(BIN)/ruff format src tests $(wildcard bench experiments scripts)
+	$(BIN)/ruff check --fix src tests $(wildcard bench experiments scripts)
 
 # The fast tier (unit tests, no model, no index: well under a minute), then everything.
 test-fast: lint

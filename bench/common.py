@@ -1,7 +1,16 @@
-"""Shared helpers for the benchmark scripts: SciFact paths, timed child processes."""
+"""Shared helpers for the benchmark scripts: SciFact paths, timed child processes, and the
+JSON record every script leaves.
+
+Importing this module makes the running script write ``bench/results/NAME.json`` when it
+ends: the figures it gave ``row`` and ``record`` (label -> value), every line it printed,
+and where it ran (CPUs, load average before and after, the commit). Printed figures and
+the JSON come from the same calls, so they cannot disagree.
+"""
 
 from __future__ import annotations
 
+import atexit
+import io
 import os
 import shutil
 import statistics
@@ -11,6 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 SCIFACT = Path(os.environ.get("TASKSIFT_SCIFACT", ROOT.parent / "shared/collections/scifact"))
@@ -83,7 +93,73 @@ def ensure_index(index: Path, rebuild: bool = False) -> Timed | None:
 
 
 def row(label: str, value: str) -> None:
+    """Print one figure, and keep it for the JSON record."""
+    FIGURES[label] = value
     print(f"{label:<44} {value}")
+
+
+def record(label: str, value: object) -> None:
+    """Keep a figure (any JSON value) for the JSON record without printing it."""
+    FIGURES[label] = value
+
+
+FIGURES: dict[str, object] = {}
+
+
+class _Tee(io.TextIOBase):
+    """stdout, with each printed line kept for the JSON record."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream, self.lines, self._partial = stream, [], ""
+
+    def write(self, text: str) -> int:
+        self._partial += text
+        *done, self._partial = self._partial.split("\n")
+        self.lines.extend(done)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _commit() -> str | None:
+    done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    return done.stdout.strip() or None
+
+
+def _write_record(script: str, tee: _Tee, load_before: tuple[float, ...]) -> None:
+    import json
+    from datetime import datetime, timezone
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    machine = {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg()}
+    document = {
+        "script": script,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "argv": sys.argv[1:],
+        "commit": _commit(),
+        "machine": machine,
+        "figures": FIGURES,
+        "output": tee.lines + ([tee._partial] if tee._partial else []),
+    }
+    path = RESULTS / f"{script}.json"
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    sys.__stdout__.write(f"# figures written to {path.relative_to(ROOT)}\n")
+
+
+def _keep_a_record() -> None:
+    """From here on, the running bench script leaves its JSON record when it ends."""
+    main = sys.modules.get("__main__")
+    script = Path(getattr(main, "__file__", "") or "").stem
+    if not script or script == "common":
+        return
+    tee = _Tee(sys.stdout)
+    sys.stdout = tee
+    atexit.register(_write_record, script, tee, os.getloadavg())
+
+
+_keep_a_record()
 
 
 COMMIT_PREFIXES = ("_commit", "_checkpoint", "commit", "checkpoint")

@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import RESULTS, SCIFACT, TASKSIFT, row, run_timed
+from common import RESULTS, SCIFACT, TASKSIFT, record, row, run_timed
 
 COLLECTIONS = RESULTS / "collections"
 ALPHAS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -110,6 +110,7 @@ def main() -> int:
         ensure_index(c)
         results[name] = evaluate(c)
     labels = [label for label, _, _ in settings()]
+    record("ndcg@10 and recall@100 by collection and run", results)
     print("nDCG@10 / Recall@100 (percent), every judged query counted")
     print(f"{'run':<24}" + "".join(f"{n:>20}" for n in names))
     for label in labels:

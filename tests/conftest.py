@@ -53,7 +53,7 @@ def run_cli(
 
 def invoke(capsys: pytest.CaptureFixture[str], *args: str | os.PathLike) -> Result:
     """Run the CLI's ``main`` in this process, for cheap error-path checks."""
-    from tasksift.cli import main
+    from tasksift.cli.main import main
 
     with pytest.raises(SystemExit) as exited:
         main([str(a) for a in args])

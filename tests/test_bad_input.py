@@ -198,3 +198,25 @@ def test_second_writer_is_refused(
     assert_one_line_error(result)
     assert result.code == 7
     assert "another" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "wrong", "offered"),
+    [
+        (["info"], "tsv", "'table', 'json'"),
+        (["models"], "jsonl", "'table', 'json'"),
+        (["eval", "--queries", "q.tsv", "--qrels", "r.tsv"], "trec", "'table', 'json'"),
+        (["dupes"], "trec", "'table', 'json', 'jsonl', 'tsv'"),
+        (["cluster", "-n", "2"], "trec", "'table', 'json', 'jsonl', 'tsv'"),
+        (["classify", "--labels", "l.tsv"], "trec", "'table', 'json', 'jsonl', 'tsv'"),
+    ],
+)
+def test_a_format_a_command_does_not_write_is_a_usage_error_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], wrong: str, offered: str
+) -> None:
+    """Refused while parsing: the index named does not even exist, and that goes unsaid."""
+    where = [] if command == ["models"] else ["--index", tmp_path / "none"]
+    result = invoke(capsys, *command, *where, "-f", wrong)
+    assert_one_line_error(result)
+    assert result.code == 2
+    assert f"'{wrong}' is not one of {offered}" in result.stderr

@@ -15,7 +15,7 @@ QUERY = "how does a river bank erode during floods"
 @pytest.fixture(scope="module")
 def crowded_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """300 documents about river banks, and one about a bank loan in a folder of its own."""
-    from tasksift.cli import main
+    from tasksift.cli.main import main
 
     root = tmp_path_factory.mktemp("crowded")
     corpus = root / "corpus"

@@ -68,7 +68,7 @@ def index_with_ray(capsys: pytest.CaptureFixture[str], corpus: Path, *args: str 
 @pytest.fixture(scope="module")
 def ray_sample(ray_instance: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample corpus indexed through the CLI on Ray, in small batches."""
-    from tasksift.cli import main
+    from tasksift.cli.main import main
 
     root = tmp_path_factory.mktemp("ray-sample")
     shutil.copytree(SAMPLE_CORPUS, root / "corpus")

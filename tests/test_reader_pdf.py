@@ -117,7 +117,7 @@ def handbook() -> Extracted:
 
 def test_reader_protocol_and_sniff() -> None:
     reader = PdfReader()
-    assert (reader.kind, reader.version, reader.suffixes) == ("pdf", 1, (".pdf",))
+    assert (reader.kind, reader.version, reader.suffixes) == ("pdf", 2, (".pdf",))
     assert reader.sniff(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     assert reader.sniff(b"\xef\xbb\xbf junk before the magic %PDF-1.4")
     assert not reader.sniff(b"PK\x03\x04 a zip file")
@@ -243,3 +243,44 @@ def test_real_r_manual() -> None:
     nested = [s for s in extracted.sections if len(s.path) > 1]
     assert nested and nested[0].path[0] == "1 Obtaining R"
     assert [s.start for s in extracted.sections] == sorted(s.start for s in extracted.sections)
+
+
+def test_rotated_page_and_turned_text_keep_their_lines() -> None:
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=(612, 792))
+    canvas.setPageRotation(90)  # a landscape page: text drawn turned, shown upright
+    canvas.setFont("Courier", 10)
+    canvas.rotate(90)
+    for number, line in enumerate(
+        ["Landscape tables are common in", "appendices of real reports."]
+    ):
+        canvas.drawString(72, -72 - 12 * number, line)
+    canvas.showPage()
+    canvas.save()
+    text = read(buffer.getvalue()).text
+    assert "Landscape tables are common in" in text and "appendices of real reports." in text
+
+
+def test_scan_with_invisible_ocr_text_is_read() -> None:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer)
+    canvas.drawInlineImage(Image.new("L", (60, 80), 200), 0, 0, 612, 792)
+    words = canvas.beginText(72, 700)
+    words.setTextRenderMode(3)  # invisible, as OCR tools lay text over the scanned image
+    words.setFont("Helvetica", 11)
+    for line in ["The scanned letter was written in 1948", "and its words come from OCR."]:
+        words.textLine(line)
+    canvas.drawText(words)
+    canvas.showPage()
+    canvas.save()
+    assert "The scanned letter was written in 1948" in read(buffer.getvalue()).text
+
+
+def test_too_many_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasksift.documents import pdf
+
+    monkeypatch.setattr(pdf, "MAX_PAGES", 5)
+    with pytest.raises(Unreadable, match=r"^too many pages \(6; the limit is 5\)$"):
+        read(make_pdf())

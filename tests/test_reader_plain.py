@@ -73,3 +73,10 @@ def test_plain_text_has_lines_and_no_sections() -> None:
     assert extracted.lines and extracted.sections == ()
     with pytest.raises(Unreadable, match="UTF-8"):
         PlainReader().read(b"caf\xe9", Path("notes.txt"))
+
+
+def test_table_of_contents_leaders_become_spaces(tmp_path: Path) -> None:
+    text = "Contents\nAutoscale ........ 132\nLimits . . . . . . xii\nSee 1.2.3.4 and so on.\n"
+    extracted = PlainReader().read(text.encode(), tmp_path / "toc.txt")
+    assert extracted.text.splitlines()[1:3] == ["Autoscale          132", "Limits             xii"]
+    assert len(extracted.text) == len(text) and extracted.text.endswith("1.2.3.4 and so on.\n")

@@ -1,3 +1,3 @@
-from tasksift.cli import main
+from tasksift.cli.main import main
 
 main()

@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tasksift.documents.extracted import Extracted, HeadingPath, Section, Unreadable
+from tasksift.documents.extracted import (
+    Extracted,
+    HeadingPath,
+    Section,
+    Unreadable,
+    check_zip,
+    nesting_guard,
+)
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
@@ -32,14 +40,22 @@ class DocxReader:
         return head.startswith(_ZIP_MAGIC) and b"word/" in head
 
     def read(self, data: bytes, path: Path) -> Extracted:
+        with nesting_guard():
+            return self._read(data)
+
+    def _read(self, data: bytes) -> Extracted:
         if data.startswith(_OLE_MAGIC):
             raise Unreadable("encrypted or not a DOCX")
         try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                check_zip(archive, "DOCX")
             import docx
 
             document = docx.Document(io.BytesIO(data))
             blocks = list(_blocks(document))
             title = (document.core_properties.title or "").strip() or None
+        except (Unreadable, RecursionError):
+            raise
         except Exception as exc:  # python-docx, zipfile and lxml raise many kinds
             raise Unreadable(f"damaged DOCX ({_detail(exc)})") from None
         return _assemble(blocks, title)

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
-from tasksift.documents.extracted import Extracted, Section, Unreadable
+from tasksift.documents.extracted import (
+    Extracted,
+    Section,
+    Unreadable,
+    check_zip,
+    nesting_guard,
+)
 from tasksift.documents.html import decode_html, html_to_extracted
 
 _MIMETYPE = b"application/epub+zip"
@@ -58,7 +64,8 @@ class EpubReader:
             raise Unreadable("damaged EPUB (not a zip file, or truncated)") from None
         except (*_ZIP_ERRORS, ValueError) as exc:
             raise Unreadable(f"damaged EPUB ({exc})") from None
-        with archive:
+        with archive, nesting_guard():
+            check_zip(archive, "EPUB")
             package = _package(archive)
             if _encrypted(archive, package.chapters):
                 raise Unreadable("encrypted (DRM)")
@@ -94,7 +101,7 @@ def _read(archive: zipfile.ZipFile, name: str) -> bytes:
 def _xml(archive: zipfile.ZipFile, name: str) -> ET.Element:
     try:
         return ET.fromstring(_read(archive, name))
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError, ValueError) as exc:  # LookupError: unknown encoding
         raise Unreadable(f"damaged EPUB ({name}: {exc})") from None
 
 

@@ -9,9 +9,19 @@ the files of that kind), and ``read``, which turns the file's bytes into an ``Ex
 from __future__ import annotations
 
 import bisect
+import contextlib
+import re
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+# Limits against decompression bombs in zip-based formats (DOCX, EPUB), read from the zip's
+# directory before anything is extracted (zipfile never inflates past an entry's stated size)
+MAX_UNZIPPED = 512 * 2**20  # bytes, all entries together
+MAX_ENTRIES = 20_000
+MAX_RATIO = 200  # uncompressed / compressed size of an entry larger than 1 MiB
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,51 @@ class HeadingPath:
 class Unreadable(Exception):
     """A file that cannot be read; the message is the reason shown to the user, one line,
     e.g. "encrypted, no password" or "no text layer; OCR it first"."""
+
+
+# A table of contents entry's leader: four or more dots (perhaps spaced) before a page
+# number; possessive, and anchored after a character that is not part of one, so that a long
+# run of dots costs linear time
+_DOTS = ".\u00b7\u2024\u2026"
+LEADER = re.compile(
+    rf"(?<![{_DOTS} \t])[ \t]*+(?:[{_DOTS}][ \t]*+){{4,}}+(?=(?:\d+|[ivxlcdm]+)[ \t]*$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def collapse_leaders(text: str, keep_offsets: bool = False) -> str:
+    """``text`` with each table of contents leader (``Autoscale . . . . 132``) collapsed
+    to one space (``Autoscale 132``); ``keep_offsets`` puts as many spaces instead, so
+    that offsets still map to the file's lines."""
+    if not any(dots in text for dots in ("..", ". .", *_DOTS[1:])):
+        return text  # most pages and files: no regex pass
+    if keep_offsets:
+        return LEADER.sub(lambda match: " " * len(match.group(0)), text)
+    return LEADER.sub(" ", text)
+
+
+def check_zip(archive: zipfile.ZipFile, kind: str) -> None:
+    """Unreadable when the archive's directory promises a decompression bomb."""
+    entries = archive.infolist()
+    if len(entries) > MAX_ENTRIES:
+        raise Unreadable(f"{kind} with too many entries ({len(entries)}; limit {MAX_ENTRIES})")
+    total = sum(entry.file_size for entry in entries)
+    if total > MAX_UNZIPPED:
+        raise Unreadable(
+            f"{kind} too large unzipped ({total >> 20} MiB; limit {MAX_UNZIPPED >> 20} MiB)"
+        )
+    for entry in entries:
+        if entry.file_size > 2**20 and entry.file_size > MAX_RATIO * max(entry.compress_size, 1):
+            raise Unreadable(f"{kind} entry {entry.filename!r} compressed too well (a zip bomb?)")
+
+
+@contextlib.contextmanager
+def nesting_guard() -> Iterator[None]:
+    """Turn a parser's RecursionError (markup or JSON nested too deep) into Unreadable."""
+    try:
+        yield
+    except RecursionError:
+        raise Unreadable("nested too deeply to read") from None
 
 
 class Reader(Protocol):

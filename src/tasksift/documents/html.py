@@ -23,7 +23,13 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasksift.documents.extracted import Extracted, HeadingPath, Section, Unreadable
+from tasksift.documents.extracted import (
+    Extracted,
+    HeadingPath,
+    Section,
+    Unreadable,
+    nesting_guard,
+)
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -78,7 +84,8 @@ class HtmlReader:
         return start.startswith(b"<") and _SNIFF.search(start) is not None
 
     def read(self, data: bytes, path: Path) -> Extracted:
-        extracted = html_to_extracted(decode_html(data))
+        with nesting_guard():
+            extracted = html_to_extracted(decode_html(data))
         if not extracted.text:
             raise Unreadable("no visible text")
         return extracted

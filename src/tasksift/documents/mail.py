@@ -16,7 +16,7 @@ from email.message import EmailMessage, Message
 from html.parser import HTMLParser
 from pathlib import Path
 
-from tasksift.documents.extracted import Extracted, Unreadable
+from tasksift.documents.extracted import Extracted, Unreadable, nesting_guard
 
 _HEADER_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.MULTILINE)
 _KNOWN_HEADERS = frozenset(
@@ -53,9 +53,10 @@ class MailReader:
         return bool(names & _KNOWN_HEADERS)
 
     def read(self, data: bytes, path: Path) -> Extracted:
-        message = email.message_from_bytes(data, policy=policy.default)
-        headers = {name: _header(message, name) for name in _SHOWN_HEADERS}
-        body = _body(message)
+        with nesting_guard():
+            message = email.message_from_bytes(data, policy=policy.default)
+            headers = {name: _header(message, name) for name in _SHOWN_HEADERS}
+            body = _body(message)
         if not message.keys() and not body:
             raise Unreadable("not an e-mail message")
         lines = [f"{name}: {value}" for name, value in headers.items() if value]

@@ -14,7 +14,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tasksift.documents.extracted import Extracted, HeadingPath, Section, Unreadable
+from tasksift.documents.extracted import (
+    Extracted,
+    HeadingPath,
+    Section,
+    Unreadable,
+    nesting_guard,
+)
 from tasksift.documents.plain import markdown_sections
 
 _CELL_SEPARATOR = "\n\n"
@@ -31,7 +37,8 @@ class NotebookReader:
         return start.startswith(b"{") and (b'"cells"' in head or b'"nbformat"' in head)
 
     def read(self, data: bytes, path: Path) -> Extracted:
-        notebook = _load(data)
+        with nesting_guard():
+            notebook = _load(data)
         language = _language(notebook.get("metadata"))
         parts: list[str] = []
         sections: list[Section] = []

@@ -17,6 +17,7 @@ thread-safe, so reads are serialized.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import ctypes
 import itertools
@@ -32,7 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasksift.documents.extracted import Extracted, Section, Unreadable
+from tasksift.documents.extracted import (
+    LEADER,
+    Extracted,
+    Section,
+    Unreadable,
+    collapse_leaders,
+)
 
 if TYPE_CHECKING:
     import pypdfium2
@@ -43,12 +50,17 @@ _EDGE_LINES = 2  # how many lines at the top and bottom of a page may be a heade
 _RUNNING_SHARE = 0.4  # a header repeats on at least this share of pages...
 _RUNNING_NUMBERED = 3  # ...or, when it holds a page number, on at least this many
 _RAGGED = 0.15  # a ragged line ends this share of the text's width or less before its edge
+_COLUMN_LINES = 3  # a column starts where at least this many lines of a page start,
+_COLUMN_GAP = 0.2  # at least this share of the text's width right of the previous one
+_UPRIGHT = 0.05  # radians: a line whose first character is turned more has no geometry
+MAX_PAGES = 20_000  # limits against pathological files: pages in a document,
+MAX_OBJECTS = 200_000  # objects on one page,
+MAX_CHARS = 1_000_000  # and characters on one page
 # A line ends at a line break or after the mark PDFium puts for a hyphen that splits a word
 _LINE = re.compile(r"[^\r\n\ufffe\x02]+[\ufffe\x02]?")
 _QUOTE = re.compile("[`'\u2018\u2019\"\u201c\u201d]")  # outlines and pages quote alike
 _LETTER = re.compile(r"[^\W\d_]")
 _HYPHENATED = re.compile(r"[^\W\d_]-$")
-_LEADERS = re.compile(r"(\. ?){3,}\s*\w+$")  # a table of contents entry: "Title . . . 12"
 _CLEAN = {c: None for c in range(32)} | {9: " ", 0xFFFE: "-", 0x02: "-", 0xAD: None}
 _CLEAN |= {0xFB00: "ff", 0xFB01: "fi", 0xFB02: "fl", 0xFB03: "ffi", 0xFB04: "ffl"}
 _CLEAN |= {0xFB05: "st", 0xFB06: "st"}  # ligatures, so that words are found
@@ -67,7 +79,7 @@ class _Line:
 
 class PdfReader:
     kind = "pdf"
-    version = 1
+    version = 2
     suffixes = (".pdf",)
 
     def sniff(self, head: bytes) -> bool:
@@ -120,6 +132,8 @@ def _open(data: bytes) -> pypdfium2.PdfDocument:
 
 
 def _extract(pdf: pypdfium2.PdfDocument) -> Extracted:
+    if len(pdf) > MAX_PAGES:
+        raise Unreadable(f"too many pages ({len(pdf)}; the limit is {MAX_PAGES})")
     pages = [_read_page(pdf, index) for index in range(len(pdf))]
     if not pages:
         raise Unreadable("damaged PDF (no pages)")
@@ -128,7 +142,7 @@ def _extract(pdf: pypdfium2.PdfDocument) -> Extracted:
     if len(pages) >= 4:
         pages = _drop_running(pages)
     pitch = _pitch(pages)
-    text, offsets = _assemble([_join(lines, pitch) for lines in pages])
+    text, offsets = _assemble([collapse_leaders(_join(lines, pitch)) for lines in pages])
     try:
         sections = _sections(pdf, text, offsets)
     except Exception:  # a broken outline costs the sections, not the text
@@ -147,24 +161,37 @@ def _has_text(pages: list[list[_Line]]) -> bool:
 
 
 def _read_page(pdf: pypdfium2.PdfDocument, index: int) -> list[_Line]:
+    import pypdfium2.raw as pdfium_c
+
     try:
         page = pdf[index]
         try:
+            if pdfium_c.FPDFPage_CountObjects(page) > MAX_OBJECTS:
+                raise Unreadable(f"too many objects on page {index + 1} (limit {MAX_OBJECTS})")
             textpage = page.get_textpage()
             try:
-                return _lines(textpage)
+                return _lines(textpage, index)
             finally:
                 textpage.close()
         finally:
             page.close()
+    except Unreadable:
+        raise
     except Exception as exc:
         raise Unreadable(f"damaged PDF (page {index + 1}: {_detail(exc)})") from None
 
 
-def _lines(textpage: pypdfium2.PdfTextPage) -> list[_Line]:
-    """The page's lines in PDFium's reading order, with their geometry when it maps."""
+def _lines(textpage: pypdfium2.PdfTextPage, index: int) -> list[_Line]:
+    """The page's lines in PDFium's reading order (its own text), with their geometry where
+    their characters have one and stand upright."""
+    import pypdfium2.raw as pdfium_c
+
+    count = textpage.count_chars()
+    if count > MAX_CHARS:
+        raise Unreadable(f"too many characters on page {index + 1} (limit {MAX_CHARS})")
     raw = textpage.get_text_range()
-    mapped = len(raw) == textpage.count_chars()  # text index == char index: boxes apply
+    # PDFium's text leaves out some characters (and may add some): map text to characters
+    char_at = None if len(raw) == count else pdfium_c.FPDFText_GetCharIndexFromTextIndex
     lines = []
     for match in _LINE.finditer(raw):
         start, end = match.span()
@@ -175,20 +202,32 @@ def _lines(textpage: pypdfium2.PdfTextPage) -> list[_Line]:
         if start == end:
             continue
         text = raw[start:end].translate(_CLEAN).strip()
-        if text:
-            lines.append(_measure(textpage, text, start, end) if mapped else _Line(text))
+        if not text:
+            continue
+        first, last = start, end - 1
+        if char_at is not None:
+            first, last = char_at(textpage, first), char_at(textpage, last)
+        lines.append(_measure(textpage, text, first, last))
     return lines
 
 
-def _measure(textpage: Any, text: str, start: int, end: int) -> _Line:
-    """A line with the box of its first and last characters and its first baseline."""
+def _measure(textpage: Any, text: str, first: int, last: int) -> _Line:
+    """A line with the box of its first and last characters and its first baseline; without
+    geometry when a character is unknown or the line is turned (a rotated page, a label)."""
     import pypdfium2.raw as pdfium_c
 
-    left, bottom, _, top = textpage.get_charbox(start, loose=True)
-    right = textpage.get_charbox(end - 1, loose=True)[2]
+    if first < 0 or last < first:
+        return _Line(text)
+    angle = pdfium_c.FPDFText_GetCharAngle(textpage, first)
+    if angle < 0 or min(angle, 2 * math.pi - angle) > _UPRIGHT:
+        return _Line(text)
+    left, bottom, _, top = textpage.get_charbox(first, loose=True)
+    right = textpage.get_charbox(last, loose=True)[2]
     x, y = ctypes.c_double(), ctypes.c_double()
-    if not pdfium_c.FPDFText_GetCharOrigin(textpage, start, ctypes.byref(x), ctypes.byref(y)):
+    if not pdfium_c.FPDFText_GetCharOrigin(textpage, first, ctypes.byref(x), ctypes.byref(y)):
         y.value = bottom
+    if not left <= right:  # also False for NaN
+        return _Line(text)
     return _Line(text, left, right, y.value, max(top - bottom, 1.0))
 
 
@@ -273,7 +312,7 @@ def _wrapped(a: _Line, b: _Line, left: float, edge: float) -> bool:
     """Whether ``a`` wraps into ``b``: ``b``'s first word would not have fit before the right
     ``edge``, or (text wrapped by counting characters) ``a`` comes near the edge and ``b``
     goes on in lowercase."""
-    if _LEADERS.search(a.text):
+    if LEADER.search(a.text):  # a table of contents entry
         return False
     em = (b.right - b.left) / len(b.text) if b.left is not None else 0.0
     word = b.text.split(maxsplit=1)[0]
@@ -300,14 +339,50 @@ def _glue(a: _Line, b: _Line, pitch: float, left: float, edge: float) -> str:
     return " " if wrapped else "\n"
 
 
+def _column_starts(lefts: list[float], width: float) -> list[float]:
+    """Where the page's columns start: the left edges that at least ``_COLUMN_LINES`` lines
+    share, each at least ``_COLUMN_GAP`` of the text's ``width`` right of the one before (so
+    that indented lines stay in their column)."""
+    counts = Counter(map(round, lefts))
+    lefts = sorted(left for left, count in counts.items() if count >= _COLUMN_LINES)
+    starts: list[float] = []
+    for left in lefts:
+        if not starts or left - starts[-1] > _COLUMN_GAP * width:
+            starts.append(left)
+    return starts
+
+
+def _bounds(lines: list[_Line]) -> list[tuple[float, float]]:
+    """Each line's left and right edges: those of its column (where text that wraps starts
+    and ends), or of the page for a line that crosses into the next column."""
+    lefts = [line.left for line in lines if line.left is not None]  # others keep their lines
+    if not lefts:
+        return [(0.0, 0.0)] * len(lines)
+    page = (min(lefts), max(line.right for line in lines if line.left is not None))
+    starts = _column_starts(lefts, page[1] - page[0])
+    if len(starts) < 2:  # one column
+        return [page] * len(lines)
+    column: dict[int, tuple[float, float]] = {}
+    keys = []
+    for line in lines:
+        key = -1
+        if line.left is not None:
+            found = bisect.bisect_right(starts, line.left + 1) - 1
+            crosses = found + 1 < len(starts) and line.right > starts[found + 1]
+            key = -1 if crosses else max(found, 0)
+            left, right = column.get(key, (line.left, line.right))
+            column[key] = (min(left, line.left), max(right, line.right))
+        keys.append(key)
+    return [column.get(key, page) for key in keys]
+
+
 def _join(lines: list[_Line], pitch: float) -> str:
     """A page's text: its lines joined into paragraphs."""
     if not lines:
         return ""
-    left = min(line.left for line in lines if line.left is not None) if pitch else 0.0
-    edge = max(line.right for line in lines)
+    bounds = _bounds(lines)
     parts = [lines[0].text]
-    for a, b in itertools.pairwise(lines):
+    for (a, b), (left, edge) in zip(itertools.pairwise(lines), bounds, strict=False):
         glue = _glue(a, b, pitch, left, edge)
         if glue == "" and b.text[:1].islower():
             parts[-1] = parts[-1][:-1]

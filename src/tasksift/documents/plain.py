@@ -1,6 +1,7 @@
 """Plain text, Markdown and reStructuredText: the file's own text, headings as sections.
 
-Offsets are the file's own (after UTF-8 decoding), so every chunk maps to its lines.
+Offsets are the file's own (after UTF-8 decoding), so every chunk maps to its lines; table
+of contents leaders (``Autoscale ....... 132``) become as many spaces.
 Markdown headings are ATX (``## Title``) and setext (a line underlined with ``===`` or
 ``---``), outside fenced code blocks; reStructuredText titles are underlined (and perhaps
 overlined) with one punctuation character, their level set by the order in which each
@@ -12,7 +13,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tasksift.documents.extracted import Extracted, HeadingPath, Section, Unreadable
+from tasksift.documents.extracted import (
+    Extracted,
+    HeadingPath,
+    Section,
+    Unreadable,
+    collapse_leaders,
+)
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
@@ -22,7 +29,7 @@ _RST_ADORNMENT = re.compile(r"^([!-/:-@\[-`{-~])\1{2,}[ \t]*$")
 
 class PlainReader:
     kind = "text"
-    version = 1
+    version = 2
     suffixes = (".txt", ".text", ".md", ".markdown", ".rst")
 
     def sniff(self, head: bytes) -> bool:
@@ -40,7 +47,7 @@ class PlainReader:
             sections = rst_sections(text)
         else:
             sections = ()
-        return Extracted(text, sections, lines=True)
+        return Extracted(collapse_leaders(text, keep_offsets=True), sections, lines=True)
 
 
 def _lines(text: str) -> list[tuple[int, str]]:

@@ -91,6 +91,12 @@ class Analyzer:
         """The index terms of ``text``, in order (repeats kept: they are term frequencies)."""
         return _pipeline(self)(text)
 
+    def words(self, text: str) -> list[str]:
+        """The words of ``text`` that become terms: NFKC-normalized, lowercased as the
+        analyzer does, stopwords and all, before stemming (what a person reads)."""
+        text = unicodedata.normalize("NFKC", text)
+        return _TOKEN.findall(text.lower() if self.lowercase else text)
+
     def terms_of_all(self, texts: Iterable[str]) -> list[list[str]]:
         run = _pipeline(self)
         return [run(text) for text in texts]

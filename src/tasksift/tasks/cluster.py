@@ -11,8 +11,6 @@ clustering runs.
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Iterable
@@ -34,7 +32,6 @@ SILHOUETTE_SAMPLE = 3000  # documents the silhouette is computed on, at most
 LABEL_TERMS = 3
 TERMS = 10
 CENTRAL = 5
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)  # the analyzer's words (letters and digits)
 
 
 @dataclass(frozen=True)
@@ -204,10 +201,8 @@ def cluster_terms(
     """
     row_cluster = labels[index.documents.codes].tolist()
     words: list[Counter[str]] = [Counter() for _ in range(int(labels.max()) + 1)]
-    fold = analyzer.lowercase
     for text, c in zip(index.column("text").to_pylist(), row_cluster, strict=True):
-        text = unicodedata.normalize("NFKC", text)
-        words[c].update(_WORD.findall(text.lower() if fold else text))
+        words[c].update(analyzer.words(text))
     counts, surfaces = _term_counts(words, analyzer)
     total: Counter[str] = Counter()
     for counted in counts:

@@ -1,6 +1,6 @@
 """Best window against plain truncation for long rerank candidates, on SciFact.
 
-    python bench/rerank_window.py [--index PATH] [--minutes 12] [--max-length 128]
+    python experiments/rerank_window.py [--index PATH] [--minutes 12] [--max-length 128]
                                   [--trained FOLDER] [--test-queries 150] [--pseudo 800]
                                   [--groups-out FILE]
 
@@ -17,7 +17,7 @@ are truncated; it is saved in --trained (default bench/results/scifact-cross-enc
 training is skipped when it is already there). On a loaded 2-core machine 15 minutes hold
 about 150 steps, and such a model ranks far below the first stage; the README's figures
 come from the same kind of training run longer on a GPU: --groups-out writes the groups
-(with --pseudo 3000) for bench/rerank_train_gpu.py, whose result goes in --trained.
+(with --pseudo 3000) for experiments/rerank_train_gpu.py, whose result goes in --trained.
 
 The other 150 queries judge it: hybrid first stage (50 chunk candidates), then the
 candidates reranked with each long one scored on its best window (tasksift's default),
@@ -38,7 +38,9 @@ import sys
 import time
 from pathlib import Path
 
-from common import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))  # bench's helpers
+
+from common import (  # noqa: E402
     CORPUS,
     DEFAULT_INDEX,
     QRELS,
@@ -112,7 +114,7 @@ def pseudo_query_groups(searcher, count: int, excluded: set[str]) -> list[tuple]
 
 
 def write_groups(path: Path, real: list[tuple], pseudo: list[tuple]) -> int:
-    """The training groups as JSON Lines, for bench/rerank_train_gpu.py."""
+    """The training groups as JSON Lines, for experiments/rerank_train_gpu.py."""
     import gzip
 
     with gzip.open(path, "wt", encoding="utf-8") as handle:

@@ -1,6 +1,6 @@
 """Compare lexical (BM25) engines on SciFact: bm25s, SQLite FTS5 and tantivy.
 
-    python bench/lexical_engines.py [--scifact PATH] [--repeats 3] [--cold-runs 5]
+    python experiments/lexical_engines.py [--scifact PATH] [--repeats 3] [--cold-runs 5]
 
 Needs `pip install bm25s PyStemmer tantivy ir-measures`; an engine whose package is missing
 is skipped with a note. Each document is indexed as title + " " + text. Per engine it prints

@@ -7,36 +7,40 @@ heavy. They are registered on ``cli.app`` when ``cli`` is imported; errors are
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from tasksift.cli import (
+from tasksift.cli.console import note, report_problems
+from tasksift.cli.options import (
+    RECORD_FORMATS,
+    SEARCH_FORMATS,
     AnyTask,
     ExamplesOption,
-    FormatOption,
     IndexPath,
     LabelsOption,
     MethodOption,
     PathGlobs,
+    RecordFormat,
+    SearchFormat,
     Types,
-    _note,
-    _report_problems,
-    app,
+    document_filter,
 )
-from tasksift.errors import InputError
-from tasksift.options import DocumentFilter, OutputFormat
+from tasksift.options import OutputFormat
 from tasksift.prompts import Task
 
 if TYPE_CHECKING:
     from tasksift.index.reader import LoadedIndex
     from tasksift.tasks.classify import Prediction
     from tasksift.vectors.embedder import Embedder
+
+
+def register(app: typer.Typer) -> None:
+    for command in (similar, dupes, classify, cluster):
+        app.command()(command)
+
 
 ExplainGuard = Annotated[
     bool, typer.Option("--explain", help="Say why this index's vectors suit the command.")
@@ -56,43 +60,10 @@ def _open(
     manifest = read_manifest(index_dir)
     reason = check_task(manifest, task, command, any_task, index_dir)
     if explain or any_task and manifest.task is not task:
-        _note(reason)
+        note(reason)
     return load_index(index_dir, manifest)
 
 
-def _format(fmt: OutputFormat | None) -> OutputFormat:
-    from tasksift.output import choose_format
-
-    return choose_format(fmt, sys.stdout.isatty())
-
-
-def _write(
-    fmt: OutputFormat | None,
-    command: str,
-    table: Callable[[], Any],
-    lines: list[dict[str, Any]],
-    rows: list[list[object]],
-    document: object = None,
-) -> None:
-    """One command's results: a rich ``table``, JSON Lines ``lines``, TSV ``rows``, or one
-    JSON ``document`` (``lines`` as a list when None)."""
-    out = _format(fmt)
-    if out is OutputFormat.TABLE:
-        Console().print(table())
-    elif out is OutputFormat.JSON:
-        shown = lines if document is None else document
-        typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
-    elif out is OutputFormat.JSONL:
-        for line in lines:
-            typer.echo(json.dumps(line, ensure_ascii=False))
-    elif out is OutputFormat.TSV:
-        for row in rows:
-            sys.stdout.write("\t".join("" if f is None else str(f) for f in row) + "\n")
-    else:
-        raise InputError(f"{command} writes table, json, jsonl or tsv")
-
-
-@app.command()
 def similar(
     document: Annotated[
         str | None,
@@ -110,7 +81,7 @@ def similar(
     types: Types = None,
     any_task: AnyTask = False,
     explain: ExplainGuard = False,
-    fmt: FormatOption = None,
+    fmt: SearchFormat = None,
 ) -> None:
     """Documents most similar to a document of the index (no model needed) or to a text.
 
@@ -121,13 +92,14 @@ def similar(
     if text is not None and not text.strip():
         raise typer.BadParameter("the text is empty", param_hint="--text")
     index = _open(index_path, Task.SIMILARITY, "similar", any_task, explain)
-    from tasksift.output import write_hits
+    from tasksift.output.emit import emit
+    from tasksift.output.hits import hits_output
     from tasksift.tasks.similar import document_vector, similar_documents
 
     vector = document_vector(index, document) if document else _encode_text(index, text)
-    where = DocumentFilter(tuple(path_globs or ()), tuple(types or ()))
+    where = document_filter(path_globs, types)
     hits = similar_documents(index, vector, k, exclude=document, where=where or None)
-    write_hits(sys.stdout, Console(), document or text, hits, _format(fmt))
+    emit(hits_output(document or text, hits), SEARCH_FORMATS.chosen(fmt))
 
 
 def _document_embedder(index: LoadedIndex) -> Embedder:
@@ -141,7 +113,7 @@ def _document_embedder(index: LoadedIndex) -> Embedder:
         return load_query_embedder(index.manifest)
     embedder, note = open_query_embedder(index.path, index.manifest)
     if note:
-        _note(note)
+        note(note)
     return embedder
 
 
@@ -152,7 +124,6 @@ def _encode_text(index: LoadedIndex, text: str) -> Any:
     return encode_documents(index, _document_embedder(index), [text])[0]
 
 
-@app.command()
 def dupes(
     threshold: Annotated[
         float,
@@ -166,14 +137,15 @@ def dupes(
     index_path: IndexPath = None,
     any_task: AnyTask = False,
     explain: ExplainGuard = False,
-    fmt: FormatOption = None,
+    fmt: RecordFormat = None,
 ) -> None:
     """Groups of near-duplicate documents (or passages), each with a representative.
 
     Serves the similarity task: the index should be built with --task similarity.
     """
     index = _open(index_path, Task.SIMILARITY, "dupes", any_task, explain)
-    from tasksift.output import dupes_table
+    from tasksift.output.emit import emit
+    from tasksift.output.reports import dupes_table, records_output
     from tasksift.tasks.dupes import duplicate_groups
 
     groups = duplicate_groups(index, threshold, chunks)
@@ -184,7 +156,8 @@ def dupes(
         for i, m in enumerate(g.members)
     ]
     document = {"threshold": threshold, "groups": records}
-    _write(fmt, "dupes", lambda: dupes_table(groups, threshold), records, rows, document)
+    table = partial(dupes_table, groups, threshold)
+    emit(records_output(table, records, rows, document), RECORD_FORMATS.chosen(fmt))
 
 
 def _group_record(group: Any) -> dict[str, Any]:
@@ -230,7 +203,6 @@ def predict(
     return classify_texts(index, embedder, bodies, items, labels, examples, method, neighbours)
 
 
-@app.command()
 def classify(
     labels_file: LabelsOption = None,
     examples_file: ExamplesOption = None,
@@ -253,7 +225,7 @@ def classify(
     index_path: IndexPath = None,
     any_task: AnyTask = False,
     explain: ExplainGuard = False,
-    fmt: FormatOption = None,
+    fmt: RecordFormat = None,
 ) -> None:
     """Label every document (or --text, or --texts) from labels or labelled examples.
 
@@ -270,16 +242,18 @@ def classify(
     index = _open(index_path, Task.CLASSIFICATION, "classify", any_task, explain)
     texts = [("1", text)] if text is not None else None
     if batch is not None:
-        _report_problems(batch)
+        report_problems(batch)
         texts = [(q.qid, q.text) for q in batch.queries]
     predictions = predict(index, labels_file, examples_file, method, neighbours, texts)
-    from tasksift.output import predictions_table
+    from tasksift.output.emit import emit
+    from tasksift.output.reports import predictions_table, records_output
 
     rows = [[p.item, p.label, f"{p.score:.6f}", p.runner_up,
              None if p.runner_up_score is None else f"{p.runner_up_score:.6f}"]
             for p in predictions]  # fmt: skip
     records = [_prediction_record(p) for p in predictions]
-    _write(fmt, "classify", lambda: predictions_table(predictions), records, rows)
+    table = partial(predictions_table, predictions)
+    emit(records_output(table, records, rows), RECORD_FORMATS.chosen(fmt))
 
 
 def _prediction_record(p: Prediction) -> dict[str, Any]:
@@ -288,7 +262,6 @@ def _prediction_record(p: Prediction) -> dict[str, Any]:
             "runner_up": p.runner_up, "runner_up_score": second}  # fmt: skip
 
 
-@app.command()
 def cluster(
     n: Annotated[
         int | None,
@@ -301,7 +274,7 @@ def cluster(
     index_path: IndexPath = None,
     any_task: AnyTask = False,
     explain: ExplainGuard = False,
-    fmt: FormatOption = None,
+    fmt: RecordFormat = None,
 ) -> None:
     """Group the documents into clusters, each with its size, central documents and a label.
 
@@ -311,18 +284,20 @@ def cluster(
     if (n is None) == (not auto):
         raise typer.BadParameter("give either -n K or --auto")
     index = _open(index_path, Task.CLUSTERING, "cluster", any_task, explain)
-    from tasksift.output import clusters_table
+    from tasksift.output.emit import emit
+    from tasksift.output.reports import clusters_table, records_output
     from tasksift.tasks.cluster import cluster_documents
 
     result = cluster_documents(index, n=n, auto=auto, seed=seed)
     if explain and result.scores:
         tried = ", ".join(f"k={k}: {s:.3f}" for k, s in sorted(result.scores.items()))
-        _note(f"silhouette by k: {tried}")
+        note(f"silhouette by k: {tried}")
     pairs = result.assignments.items()
     lines = [{"doc_id": doc_id, "cluster": number} for doc_id, number in pairs]
     rows = [[doc_id, number] for doc_id, number in pairs]
     document = _clustering_record(result)
-    _write(fmt, "cluster", lambda: clusters_table(result), lines, rows, document)
+    table = partial(clusters_table, result)
+    emit(records_output(table, lines, rows, document), RECORD_FORMATS.chosen(fmt))
 
 
 def _clustering_record(result: Any) -> dict[str, Any]:
@@ -350,7 +325,7 @@ def evaluate_labels(
     gold_file: Path | None,
     method: str,
     any_task: bool,
-    fmt: OutputFormat | None,
+    out_format: OutputFormat,
 ) -> None:
     """``tasksift eval --labels/--examples --gold``: accuracy and macro-F1 of classify."""
     if gold_file is None:
@@ -359,12 +334,10 @@ def evaluate_labels(
 
     gold = read_gold(gold_file)
     index = _open(index_path, Task.CLASSIFICATION, "classify", any_task, False)
-    from tasksift.output import classification_table
+    from tasksift.output.emit import emit
+    from tasksift.output.reports import classification_output
     from tasksift.tasks.classify import accuracy_and_macro_f1
 
     predictions = predict(index, labels_file, examples_file, method, 5)
     report = accuracy_and_macro_f1(predictions, gold)
-    if _format(fmt) is OutputFormat.TABLE:
-        Console().print(classification_table(report))
-    else:
-        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    emit(classification_output(report), out_format)

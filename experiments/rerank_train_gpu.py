@@ -1,11 +1,11 @@
-"""Fine-tune the MiniLM-L6 cross-encoder of bench/rerank_window.py on a GPU.
+"""Fine-tune the MiniLM-L6 cross-encoder of experiments/rerank_window.py on a GPU.
 
-    python bench/rerank_window.py --groups-out groups.jsonl.gz     # here: training groups
-    python rerank_train_gpu.py train START GROUPS OUT [--seconds 110]   # on the GPU machine
-    python bench/rerank_train_gpu.py assemble OUT START bench/results/scifact-cross-encoder
+    python experiments/rerank_window.py --groups-out groups.jsonl.gz  # here: the groups
+    python experiments/rerank_train_gpu.py train START GROUPS OUT [--seconds 110]  # on a GPU
+    python experiments/rerank_train_gpu.py assemble OUT START bench/results/scifact-cross-encoder
 
 Fifteen minutes of a loaded 2-core CPU fit about 150 training steps, too few for a
-cross-encoder (bench/rerank_window.py's own training ends near chance on held-out
+cross-encoder (experiments/rerank_window.py's own training ends near chance on held-out
 queries). This script runs the same kind of training for 690 steps (6 epochs, a minute on
 an H100): each step a softmax over 32 groups of one positive and 5 hard negatives
 (listwise), AdamW at 5e-5 with warm-up and linear decay, bf16. It needs torch and

@@ -1,6 +1,6 @@
 """Does putting the document title and section path in front of a chunk help retrieval?
 
-    python bench/section_context.py
+    python experiments/section_context.py
 
 On the corpus of bench/formats.py (R's manuals as PDF, Python's tutorial, HOWTOs and FAQ
 as HTML; run that first), every chunk is embedded twice with the default model: as it is,
@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from common import row
-from formats import CORPUS, QUERIES
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))  # bench's helpers
+
+from common import row  # noqa: E402
+from formats import CORPUS, QUERIES  # noqa: E402
 
 
 def _chunks() -> tuple[list[str], list[str], list[str]]:

@@ -1,0 +1,178 @@
+"""``tasksift index``: read, chunk, embed and store a corpus for a task, or update it."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tasksift.cli.console import stderr, stdout_is_terminal
+from tasksift.cli.options import DocumentPrompt, IndexPath, Instruction, QueryPrompt
+from tasksift.errors import UsageError
+from tasksift.options import CHECKPOINT_DOCUMENTS, CHECKPOINT_SECONDS
+from tasksift.prompts import Task
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(index)
+
+
+class IndexEngine(str, Enum):
+    """Where `index` reads, chunks and embeds."""
+
+    LOCAL = "local"
+    RAY = "ray"
+
+
+def index(
+    corpus: Annotated[
+        Path,
+        typer.Argument(
+            metavar="CORPUS",
+            help="Folder of documents, or a BEIR-style corpus.jsonl[.gz] (_id, title, text).",
+        ),
+    ],
+    index_path: IndexPath = None,
+    task: Annotated[
+        Task | None,
+        typer.Option(
+            "--task",
+            "-t",
+            help="Task the prompts are chosen for, and the commands it serves: retrieval "
+            "(search), similarity (similar, dupes), clustering (cluster), classification "
+            "(classify). New index: retrieval.",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="all-MiniLM-L6-v2 (new index default), a Hugging Face id or a local folder.",
+            show_default=False,
+        ),
+    ] = None,
+    query_prompt: QueryPrompt = None,
+    document_prompt: DocumentPrompt = None,
+    instruction: Instruction = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="Prompt profile to use instead of the one matched by model name.",
+            show_default=False,
+        ),
+    ] = None,
+    chunk_tokens: Annotated[
+        int | None,
+        typer.Option(
+            min=8,
+            help="Tokens per chunk. Default: all that fit the model after the document prompt.",
+            show_default=False,
+        ),
+    ] = None,
+    overlap: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Tokens shared by neighbouring chunks. New index: 32.", show_default=False
+        ),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            help="Language of the lexical (BM25) side: its stemmer and stopwords, e.g. "
+            "english, french, german, or none. New index: english.",
+            show_default=False,
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Chunks per model batch.")] = 32,
+    trust_remote_code: Annotated[
+        bool,
+        typer.Option(
+            "--trust-remote-code", help="Allow models that run their own code (Nomic, Jina)."
+        ),
+    ] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Build from scratch, with new settings if given.")
+    ] = False,
+    checkpoint_every: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Commit a first run every this many documents. Default: after every "
+            f"{CHECKPOINT_SECONDS:.0f} s of work.",
+            show_default=False,
+        ),
+    ] = None,
+    engine: Annotated[
+        IndexEngine,
+        typer.Option(
+            help="local: read, chunk and embed in this process; ray: on a Ray cluster (needs "
+            "`pip install tasksift[ray]`; a folder corpus must be at the same path on every node)."
+        ),
+    ] = IndexEngine.LOCAL,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine ray: the cluster, e.g. ray://head:10001 or auto. Default: a "
+            "local Ray instance.",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Index CORPUS (a folder or a .jsonl[.gz] file) for a task, or update its index.
+
+    On an existing index only new and changed documents are embedded and removed ones are
+    dropped; the settings are the index's, and asking for others needs --rebuild.
+
+    The task decides the prompts the vectors are made with, and so the command they serve:
+    --task retrieval for `tasksift search "question"`; --task similarity for `tasksift
+    similar notes/a.md` and `tasksift dupes`; --task clustering for `tasksift cluster -n 8`;
+    --task classification for `tasksift classify --labels labels.tsv`.
+    """
+    from tasksift.pipeline import IndexOptions, build_index
+    from tasksift.progress import reporter_for
+
+    default_home = corpus.parent if corpus.is_file() else corpus
+    target = index_path if index_path is not None else default_home / ".tasksift"
+    options = IndexOptions(
+        model=model,
+        task=task,
+        query_prompt=query_prompt,
+        document_prompt=document_prompt,
+        instruction=instruction,
+        profile=profile,
+        chunk_tokens=chunk_tokens,
+        overlap=overlap,
+        language=language,
+        trust_remote_code=trust_remote_code,
+        batch_size=batch_size,
+        rebuild=rebuild,
+        checkpoint_documents=checkpoint_every or CHECKPOINT_DOCUMENTS,
+        checkpoint_seconds=0.0 if checkpoint_every else CHECKPOINT_SECONDS,
+    )
+    runner = None
+    if engine is IndexEngine.RAY:
+        from tasksift.pipeline.ray_engine import RayEngine
+
+        runner = RayEngine(address)
+    elif address is not None:
+        raise UsageError("--address needs --engine ray")
+    show = not quiet and stdout_is_terminal() and stderr.is_terminal
+    with reporter_for(stderr, show=show, warnings=not quiet) as reporter:
+        s = build_index(corpus, target, options, reporter, runner)
+    if s.lexical_added and not quiet:
+        stderr.print(
+            f"note: added the lexical (BM25) side from the {s.chunks} stored chunks; nothing "
+            "was embedded again",
+            soft_wrap=True,
+        )
+    typer.echo(
+        f"indexed {s.documents} documents ({s.added} added, {s.changed} changed, {s.removed} "
+        f"removed, {s.unchanged} unchanged), {s.chunks} chunks, {s.embedded} embedded, "
+        f"{s.skipped} skipped in {s.seconds:.1f} s ({s.chunks_per_second:.1f} chunks/s) "
+        f"-> {s.index_dir}"
+    )
