@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
 from common import RESULTS
 
 CACHE = RESULTS / "fusion_cache"
@@ -35,8 +36,8 @@ GRID_B = np.round(np.arange(0.0, 0.31, 0.025), 3)
 
 
 def paths(name: str) -> tuple[Path, Path]:
-    folder = SCIFACT if name == "scifact" else COLLECTIONS / name
-    index = {"pyfaq": "pydocs", "pyglossary": "pydocs"}.get(name, name)
+    folder = {"scifact": SCIFACT, "scifact-train": SCIFACT / "train"}.get(name, COLLECTIONS / name)
+    index = {"pyfaq": "pydocs", "pyglossary": "pydocs", "scifact-train": "scifact"}.get(name, name)
     return folder, RESULTS / f"{index}.tasksift"
 
 
@@ -147,7 +148,9 @@ def main() -> int:
     fitted = {}
     for n in names:
         fitted[n] = fit([datas[m] for m in names if m != n])
-        table.setdefault("by length, LOCO", {})[n] = 100 * ndcg10(datas[n], by_length(*fitted[n])).mean()
+        table.setdefault("by length, LOCO", {})[n] = (
+            100 * ndcg10(datas[n], by_length(*fitted[n])).mean()
+        )
     print("nDCG@10 (percent) on the cached candidates, every judged query counted")
     print(f"{'setting':<22}" + "".join(f"{n:>12}" for n in names) + f"{'mean':>9}")
     for label, row in table.items():
@@ -157,7 +160,9 @@ def main() -> int:
     words = {n: float(np.mean([q["words"] for q in datas[n]["queries"]])) for n in names}
     print("mean query words:", {n: round(w, 1) for n, w in words.items()})
     out = RESULTS / "fusion_offline.json"
-    out.write_text(json.dumps({"ndcg@10": table, "loco_fits": fitted, "query_words": words}, indent=2))
+    out.write_text(
+        json.dumps({"ndcg@10": table, "loco_fits": fitted, "query_words": words}, indent=2)
+    )
     print(f"written {out}")
     return 0
 

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     MODEL_UNAVAILABLE = 6  # embedding model or reranker cannot be loaded
     INDEX_LOCKED = 7  # another `tasksift index` is writing this index
     PARTIAL = 8  # the run finished, but some inputs were skipped
+    NO_HITS = 9  # not an error: no hit reached --min-relevance (as grep's 1)
     INTERRUPTED = 130
 
 
@@ -72,6 +73,12 @@ class IndexLockedError(TasksiftError):
 
 class IndexWriteError(TasksiftError):
     """Writing the index failed (disk full, permission denied); the old index is intact."""
+
+
+class NoHitsError(TasksiftError):
+    """Nothing reached ``--min-relevance``: a normal outcome, told apart from errors."""
+
+    exit_code = ExitCode.NO_HITS
 
 
 class PartialError(TasksiftError):

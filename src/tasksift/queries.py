@@ -93,7 +93,8 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     """Relevance judgments ``{qid: {docid: grade}}`` from TREC or BEIR TSV form.
 
     TREC: ``qid 0 docid rel`` (whitespace-separated). BEIR: a ``query-id corpus-id score``
-    header, then tab-separated rows. Grades are kept as the gain of graded measures.
+    header, then tab-separated rows (a document id may hold spaces there). Grades are kept
+    as the gain of graded measures.
     """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -103,7 +104,7 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
         raise InputError(f"cannot read qrels file {path}: {exc}") from None
     qrels: dict[str, dict[str, int]] = {}
     for number, line in enumerate(lines, start=1):
-        fields = line.split()
+        fields = [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
         if not fields or (number == 1 and fields[0].lower() in {"query-id", "qid", "query_id"}):
             continue
         if len(fields) == 4:

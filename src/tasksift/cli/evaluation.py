@@ -30,11 +30,9 @@ from tasksift.cli.options import (
 from tasksift.cli.searching import fusion_of, note_long_queries, open_searcher
 from tasksift.errors import InputError, UsageError
 from tasksift.options import (
-    DEFAULT_ALPHA,
     DEFAULT_FUSION_DEPTH,
     DEFAULT_RERANK_MODEL,
     EvalMode,
-    FusionMethod,
     SearchMode,
     SearchRequest,
 )
@@ -107,8 +105,8 @@ def evaluate(
     ] = False,
     task: TaskOption = None,
     model: ModelOption = None,
-    fusion: FusionOption = FusionMethod.CONVEX,
-    alpha: AlphaOption = DEFAULT_ALPHA,
+    fusion: FusionOption = None,
+    alpha: AlphaOption = None,
     fusion_depth: FusionDepth = DEFAULT_FUSION_DEPTH,
     rerank: RerankOption = False,
     rerank_model: RerankModel = DEFAULT_RERANK_MODEL,

@@ -20,6 +20,7 @@ from tasksift.cli.options import (
     FusionOption,
     IndexPath,
     Instruction,
+    MinRelevance,
     ModelOption,
     ModeOption,
     PathGlobs,
@@ -31,7 +32,7 @@ from tasksift.cli.options import (
     Types,
     document_filter,
 )
-from tasksift.errors import PartialError
+from tasksift.errors import NoHitsError, PartialError, UsageError
 from tasksift.options import (
     DEFAULT_ALPHA,
     DEFAULT_CANDIDATES,
@@ -45,6 +46,7 @@ from tasksift.options import (
 if TYPE_CHECKING:
     from tasksift.queries import Query
     from tasksift.search.fusion import Fusion
+    from tasksift.search.hits import Hit
     from tasksift.search.searcher import Searcher
 
 
@@ -72,10 +74,15 @@ QueriesOption = Annotated[
 ]
 
 
-def fusion_of(method: FusionMethod, alpha: float, depth: int) -> Fusion:
+def fusion_of(method: FusionMethod | None, alpha: float | None, depth: int) -> Fusion:
+    """``--fusion`` and ``--alpha``: adaptive unless either asks otherwise."""
     from tasksift.search.fusion import Fusion
 
-    return Fusion(method=method, alpha=alpha, depth=depth)
+    if method is FusionMethod.ADAPTIVE and alpha is not None:
+        raise UsageError("--alpha fixes the weight; adaptive fusion sets it per query")
+    if method is None:
+        method = FusionMethod.ADAPTIVE if alpha is None else FusionMethod.CONVEX
+    return Fusion(method=method, alpha=DEFAULT_ALPHA if alpha is None else alpha, depth=depth)
 
 
 def open_searcher(
@@ -151,17 +158,19 @@ def search(
     types: Types = None,
     mode: ModeOption = None,
     explain: ExplainOption = False,
-    fusion: FusionOption = FusionMethod.CONVEX,
-    alpha: AlphaOption = DEFAULT_ALPHA,
+    fusion: FusionOption = None,
+    alpha: AlphaOption = None,
     fusion_depth: FusionDepth = DEFAULT_FUSION_DEPTH,
     rerank: RerankOption = False,
     rerank_model: RerankModel = DEFAULT_RERANK_MODEL,
     candidates: Candidates = DEFAULT_CANDIDATES,
+    min_relevance: MinRelevance = None,
     fmt: SearchFormat = None,
 ) -> None:
     """Search an index with the query prompt of its task: one QUERY, or a file of them.
 
-    Hybrid by default: the dense (vector) and lexical (BM25) results fused.
+    Hybrid by default: the dense (vector) and lexical (BM25) results fused, with a weight
+    set per query. Each hit carries its estimated relevance in [0, 1].
     """
     from tasksift.output.emit import emit
     from tasksift.output.hits import batch_output, hits_output
@@ -193,7 +202,9 @@ def search(
         hits = searcher.search(
             [query], k, chunks=chunks, where=where, explain=explain, per_doc=per_doc
         )[0]
+        (hits,) = _relevant([hits], min_relevance)
         emit(hits_output(query, hits), out_format)
+        _refuse_empty([hits], min_relevance)
         return
     report_problems(batch)
     note_long_queries(searcher, batch.queries)
@@ -203,7 +214,23 @@ def search(
         if texts
         else []
     )
+    results = _relevant(results, min_relevance)
     triples = [(q.qid, q.text, hits) for q, hits in zip(batch.queries, results, strict=True)]
     emit(batch_output(triples), out_format)
+    if texts:
+        _refuse_empty(results, min_relevance)
     if batch.problems:
         raise PartialError(f"{describe_skipped(batch.problems)}; the others were answered")
+
+
+def _relevant(results: list[list[Hit]], floor: float | None) -> list[list[Hit]]:
+    """Each query's hits whose relevance reaches ``floor`` (all of them without one)."""
+    if floor is None:
+        return results
+    return [[h for h in hits if (h.relevance or 0.0) >= floor] for hits in results]
+
+
+def _refuse_empty(results: list[list[Hit]], floor: float | None) -> None:
+    """Exit 9 when ``--min-relevance`` left no hit to any query."""
+    if floor is not None and not any(results):
+        raise NoHitsError(f"no hit reaches relevance {floor:g}")
