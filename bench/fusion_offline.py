@@ -1,5 +1,5 @@
 """Fusion studied offline: each collection's candidates searched once, every setting scored
-from the cache.
+from the cache. This is how adaptive fusion's rule (``options.AdaptiveRule``) was chosen.
 
     python bench/fusion_offline.py [--collections scifact,pyfaq,pyglossary,texindex,debman]
 
@@ -33,6 +33,7 @@ SCIFACT = Path(__file__).resolve().parent.parent.parent / "shared/collections/sc
 DEPTH = 100
 GRID_A = np.round(np.arange(0.3, 1.01, 0.05), 2)
 GRID_B = np.round(np.arange(0.0, 0.31, 0.025), 3)
+GRID_PEAK = np.round(np.arange(0.0, 0.21, 0.025), 3)
 
 
 def paths(name: str) -> tuple[Path, Path]:
@@ -117,6 +118,15 @@ def by_length(a: float, b: float):  # noqa: ANN201
     return convex(lambda q: float(np.clip(a - b * math.log2(max(q["words"], 1)), 0.1, 0.9)))
 
 
+def by_peaks(a: float, b: float):  # noqa: ANN201
+    """The shipped family: the rule ``AdaptiveRule(base=a, slope=b)`` applied by tasksift."""
+    from tasksift.options import AdaptiveRule
+    from tasksift.search.fusion import Fusion, weigh
+
+    fusion = Fusion(rule=AdaptiveRule(base=a, slope=b))
+    return convex(lambda q: weigh(fusion, np.asarray(q["dense"]), np.asarray(q["lexical"])).alpha)
+
+
 def only(side: str):  # noqa: ANN201
     return lambda q: np.where(q[f"{side}_rank"] > 0, q[side], np.nan)
 
@@ -125,12 +135,12 @@ def rrf(q: dict) -> np.ndarray:
     return sum(np.where(r > 0, 1 / (60 + r), 0.0) for r in (q["dense_rank"], q["lexical_rank"]))
 
 
-def fit(datas: list[dict]) -> tuple[float, float]:
-    """(a, b) with the best mean (over collections) nDCG@10."""
+def fit(datas: list[dict], family, grid_b: np.ndarray) -> tuple[float, float]:  # noqa: ANN001
+    """(a, b) of ``family`` with the best mean (over collections) nDCG@10."""
     best, chosen = -1.0, (0.7, 0.0)
     for a in GRID_A:
-        for b in GRID_B:
-            mean = float(np.mean([ndcg10(d, by_length(a, b)).mean() for d in datas]))
+        for b in grid_b:
+            mean = float(np.mean([ndcg10(d, family(a, b)).mean() for d in datas]))
             if mean > best:
                 best, chosen = mean, (float(a), float(b))
     return chosen
@@ -141,16 +151,26 @@ def main() -> int:
     parser.add_argument("--collections", default="scifact,pyfaq,pyglossary,texindex,debman")
     names = parser.parse_args().collections.split(",")
     datas = {n: candidates(n) for n in names}
+    from tasksift.options import AdaptiveRule
+
+    shipped = AdaptiveRule()
     settings = {"dense": only("dense"), "lexical": only("lexical"), "convex 0.7 (today)":
-                convex(0.7), "convex 0.3": convex(0.3), "rrf k=60": rrf}  # fmt: skip
+                convex(0.7), "convex 0.3": convex(0.3), "rrf k=60": rrf,
+                "adaptive (shipped)": by_peaks(shipped.base, shipped.slope)}  # fmt: skip
     table = {label: {n: 100 * ndcg10(datas[n], f).mean() for n in names}
              for label, f in settings.items()}  # fmt: skip
-    fitted = {}
-    for n in names:
-        fitted[n] = fit([datas[m] for m in names if m != n])
-        table.setdefault("by length, LOCO", {})[n] = (
-            100 * ndcg10(datas[n], by_length(*fitted[n])).mean()
-        )
+    fitted: dict[str, dict[str, tuple[float, float]]] = {}
+    for label, family, grid in (
+        ("by length", by_length, GRID_B),
+        ("by peaks", by_peaks, GRID_PEAK),
+    ):
+        for n in names:
+            others = [
+                datas[m] for m in names if m != n and not {m, n} <= {"scifact", "scifact-train"}
+            ]
+            fitted.setdefault(label, {})[n] = fit(others, family, grid)
+            row = table.setdefault(f"{label}, LOCO", {})
+            row[n] = 100 * ndcg10(datas[n], family(*fitted[label][n])).mean()
     print("nDCG@10 (percent) on the cached candidates, every judged query counted")
     print(f"{'setting':<22}" + "".join(f"{n:>12}" for n in names) + f"{'mean':>9}")
     for label, row in table.items():

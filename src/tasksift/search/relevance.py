@@ -12,7 +12,7 @@ import functools
 import json
 import math
 from dataclasses import replace
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from tasksift.search.hits import Hit
@@ -27,7 +27,7 @@ FEATURES = {
 @functools.cache
 def calibration() -> dict[str, Any]:
     """The shipped maps: per kind, the features' weights and an intercept."""
-    return json.loads(resources.files(__package__).joinpath("relevance.json").read_text())
+    return json.loads(Path(__file__).with_name("relevance.json").read_text(encoding="utf-8"))
 
 
 def features(kind: str, hit: Hit, top_score: float) -> list[float]:
