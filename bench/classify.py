@@ -37,7 +37,7 @@ import numpy as np
 
 from common import RESULTS, ROOT, TASKSIFT, row, run_timed
 from tasksift.index.reader import LoadedIndex, load_index
-from tasksift.search.dense import load_query_embedder
+from tasksift.onnx.embedder import load_index_model
 from tasksift.tasks.classify import (
     LabelSpec,
     Prediction,
@@ -46,8 +46,8 @@ from tasksift.tasks.classify import (
     few_shot,
     zero_shot,
 )
-from tasksift.tasks.common import encode_documents
 from tasksift.vectors.embedder import Embedder
+from tasksift.vectors.encoding import Role, encode_with_prompt
 
 SAMPLE = ROOT / "sample_corpus"
 PYFAQ = RESULTS / "collections" / "pyfaq"
@@ -167,10 +167,13 @@ def faq_benchmark(
     index: LoadedIndex, embedder: Embedder, seeds: int, shots: list[int], k: int
 ) -> None:
     texts, labels = faq_questions()
-    vectors = encode_documents(index, embedder, texts)
+    vectors = encode_with_prompt(embedder, index.manifest.prompts, Role.DOCUMENT, texts)
     names = sorted(set(labels))
     label_texts = {"names": names, "descriptions": [FAQ_DESCRIPTIONS[n] for n in names]}
-    label_vectors = {kind: encode_documents(index, embedder, t) for kind, t in label_texts.items()}
+    label_vectors = {
+        kind: encode_with_prompt(embedder, index.manifest.prompts, Role.DOCUMENT, t)
+        for kind, t in label_texts.items()
+    }
 
     def zero(kind: str, test: list[int]) -> Scores:
         found = zero_shot(vectors[test], label_vectors[kind], names, [str(i) for i in test])
@@ -219,7 +222,7 @@ def main() -> None:
         sys.exit(f"at most {MAX_SHOTS} examples per label")
     with tempfile.TemporaryDirectory() as scratch:
         index = load_index(sample_index(args.index, Path(scratch)))
-        embedder = load_query_embedder(index.manifest)
+        embedder = load_index_model(index.manifest)
         sample_zero_shot(index, embedder)
         faq_benchmark(index, embedder, args.seeds, shots, args.k)
 

@@ -151,9 +151,10 @@ def _write_record(script: str, tee: _Tee, load_before: tuple[float, ...]) -> Non
 def _keep_a_record() -> None:
     """From here on, the running bench script leaves its JSON record when it ends."""
     main = sys.modules.get("__main__")
-    script = Path(getattr(main, "__file__", "") or "").stem
-    if not script or script == "common":
-        return
+    path = Path(getattr(main, "__file__", "") or "").resolve()
+    if path.parent not in (ROOT / "bench", ROOT / "experiments") or path.stem == "common":
+        return  # imported by a test or a tool, not run as a bench script
+    script = path.stem
     tee = _Tee(sys.stdout)
     sys.stdout = tee
     atexit.register(_write_record, script, tee, os.getloadavg())

@@ -94,10 +94,10 @@ class RememberedEncoder:
     def __init__(self, embedder: object) -> None:
         self.embedder, self.memo = embedder, {}
 
-    def encode(self, texts: list[str], prompt: str, adapter: str | None = None) -> object:
-        key = (tuple(texts), prompt, adapter)
+    def encode(self, texts: list[str], prompt: str, **options: object) -> object:
+        key = (tuple(texts), prompt, tuple(sorted(options.items())))
         if key not in self.memo:
-            self.memo[key] = self.embedder.encode(texts, prompt, adapter=adapter)
+            self.memo[key] = self.embedder.encode(texts, prompt, **options)
         return self.memo[key]
 
     def __getattr__(self, name: str) -> object:

@@ -57,15 +57,15 @@ def fast_equals_torch(index: Path, k: int) -> tuple[int, int, float]:
     import numpy as np
 
     from tasksift.index.reader import read_manifest
+    from tasksift.onnx.embedder import load_index_model
     from tasksift.options import SearchMode, SearchRequest
-    from tasksift.search.dense import load_query_embedder
     from tasksift.search.searcher import Searcher
 
     texts = _queries()
     fast = Searcher.open(index, SearchRequest(), mode=SearchMode.DENSE)
     if fast.notes:
         sys.exit(f"no fast path: {fast.notes[0]}")
-    torch = Searcher(fast.index, load_query_embedder(read_manifest(index)))
+    torch = Searcher(fast.index, load_index_model(read_manifest(index)))
     same = sum(
         [h.doc_id for h in a] == [h.doc_id for h in b]
         for a, b in zip(fast.search(texts, k), torch.search(texts, k), strict=True)

@@ -89,7 +89,7 @@ def warm_rates(index: Path, reranker: Path, count: int, rounds: int = 2) -> dict
     import numpy as np
     from sentence_transformers import CrossEncoder
 
-    from tasksift.onnx.cross_encoder import export_folder, load_fast_scorer
+    from tasksift.onnx.cross_encoder import open_onnx_scorer
     from tasksift.options import SearchRequest
     from tasksift.rerank.loading import TorchPairScorer
     from tasksift.rerank.reranker import Reranker
@@ -100,7 +100,7 @@ def warm_rates(index: Path, reranker: Path, count: int, rounds: int = 2) -> dict
     hits = searcher.search(texts, CANDIDATES, chunks=True)
     candidates = [[hit.text for hit in mine] for mine in hits]
     scorers = {
-        "onnx": load_fast_scorer(export_folder(reranker)),
+        "onnx": open_onnx_scorer(str(reranker), reranker, lambda: CrossEncoder(str(reranker)))[0],
         "torch": TorchPairScorer(CrossEncoder(str(reranker))),
     }
     pairs = sum(len(mine) for mine in candidates)

@@ -93,6 +93,28 @@ def minilm(minilm_path: Path):
     return SentenceTransformer(str(minilm_path), device="cpu")
 
 
+def tiny_bert(minilm_path: Path, folder: Path, labels: int | None) -> Path:
+    """A randomly initialised two-layer BERT with MiniLM's tokenizer, saved in ``folder``:
+    a classifier with ``labels`` outputs (a cross-encoder when 1), else the bare encoder."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification, BertModel
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=labels or 1,
+    )
+    torch.manual_seed(7)
+    model = BertModel(config) if labels is None else BertForSequenceClassification(config)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def minilm_with_prompts(minilm_path: Path, folder: Path, prompts: dict[str, str]) -> Path:
     """A copy of the bundled MiniLM in ``folder`` whose config ships ``prompts``."""
     shutil.copytree(minilm_path, folder)

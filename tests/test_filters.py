@@ -45,11 +45,12 @@ def _dense_documents(index_dir: Path, where: DocumentFilter, exact: bool, k: int
     """The top ``k`` documents of a filtered dense search, exactly or through the graph's
     filter (hnswlib's, inside the graph search), for a batch of copies of the query."""
     from tasksift.index.reader import load_index
-    from tasksift.search.dense import DenseRetriever, open_query_embedder
+    from tasksift.onnx.embedder import open_index_embedder
+    from tasksift.search.dense import DenseRetriever
     from tasksift.search.retriever import RowSubset
 
     index = load_index(index_dir)
-    embedder, _ = open_query_embedder(index_dir, index.manifest)
+    embedder, _ = open_index_embedder(index_dir, index.manifest)
     subset = RowSubset.of(index, where)
     found = DenseRetriever(index, embedder, exact).query([QUERY] * 12, subset)
     ids = [[str(index.documents.ids[index.documents.codes[r]]) for r in q.top_documents(k).rows]

@@ -328,5 +328,5 @@ def test_relevance_on_each_hit_and_min_relevance(
     assert [h["doc_id"] for h in kept] == [h["doc_id"] for h in hits if h["relevance"] >= floor]
     none = invoke(capsys, "search", query, "-i", built_index, "-f", "jsonl",
                   "--min-relevance", "1")  # fmt: skip
-    assert (none.code, none.stdout) == (9, "")  # not an error: exit 9 and a note
+    assert (none.code, none.stdout) == (10, "")  # not an error: exit 10 and a note
     assert none.stderr.strip() == "note: no hit reaches relevance 1"

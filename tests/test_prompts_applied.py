@@ -83,13 +83,14 @@ def test_query_vector_equals_the_model_with_the_query_prompt(
     from sentence_transformers import SentenceTransformer
 
     from tasksift.index.reader import read_manifest
-    from tasksift.search.dense import encode_queries, load_query_embedder
+    from tasksift.onnx.embedder import load_index_model
+    from tasksift.vectors.encoding import Role, encode_with_prompt
 
     index = tmp_path / "index"
     assert invoke(capsys, "index", corpus, "-i", index, "-m", prompted_model, "-q").code == 0
     manifest = read_manifest(index)
     queries = ["why do river banks collapse", "mortgage interest"]
-    ours = encode_queries(load_query_embedder(manifest), manifest, queries)
+    ours = encode_with_prompt(load_index_model(manifest), manifest.prompts, Role.QUERY, queries)
     model = SentenceTransformer(str(prompted_model), device="cpu")
     reference = model.encode([QUERY_PROMPT + q for q in queries], normalize_embeddings=True)
     np.testing.assert_allclose(ours, reference, atol=1e-5)

@@ -3,6 +3,7 @@ fallbacks to torch, best windows, batches, eval and explain."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -10,35 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, invoke, run_cli
+from conftest import assert_one_line_error, invoke, run_cli, tiny_bert
 
 QUERY = "how do banks decide on loans"
 FORBIDDEN = {"torch", "transformers", "sentence_transformers", "huggingface_hub"}
 
 
-def _tiny_bert(minilm_path: Path, folder: Path, labels: int) -> Path:
-    """A randomly initialised two-layer BERT classifier, saved like a real cross-encoder."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=labels,
-    )
-    torch.manual_seed(7)
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def tiny_cross_encoder(minilm_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _tiny_bert(minilm_path, tmp_path_factory.mktemp("reranker") / "tiny-ce", labels=1)
+    return tiny_bert(minilm_path, tmp_path_factory.mktemp("reranker") / "tiny-ce", labels=1)
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +32,11 @@ def first_use(built_index: Path, tiny_cross_encoder: Path, user_cache: Path) -> 
     result = run_cli(*args, env=env)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TASKSIFT_CACHE_DIR", str(user_cache))
-        from tasksift.onnx.cross_encoder import export_folder
+        from tasksift.onnx.check import Kind
+        from tasksift.onnx.cross_encoder import model_key
+        from tasksift.onnx.store import export_folder
 
-        folder = export_folder(tiny_cross_encoder)
+        folder = export_folder(user_cache, Kind.CROSS_ENCODER, model_key(tiny_cross_encoder))
     return result, folder, args, env
 
 
@@ -71,7 +54,7 @@ def test_first_use_exports_a_checked_model_that_later_runs_use_without_torch(
     assert result.code == 0, result.stderr
     assert result.stderr.count("note: first use of reranker") == 1, result.stderr
     check = json.loads((folder / "check.json").read_text())
-    assert check["passed"] and check["max_diff"] <= 1e-3 and check["probes"] >= 8
+    assert check["passed"] and check["agreement"] <= 1e-3 and check["probes"] >= 8
     assert (folder / "model.onnx").is_file() and (folder / "tokenizer.json").is_file()
     again = run_cli(*args, env=env, interpreter=("-X", "importtime"))
     assert again.code == 0, again.stderr[-2000:]
@@ -137,13 +120,15 @@ def test_onnx_and_torch_agree_on_best_windows_of_long_texts(
 ) -> None:
     from sentence_transformers import CrossEncoder
 
+    from tasksift.onnx.check import read_check
     from tasksift.onnx.cross_encoder import OnnxPairScorer
+    from tasksift.onnx.runtime import OnnxModel
     from tasksift.rerank.loading import TorchPairScorer
     from tasksift.rerank.reranker import Reranker
 
     folder = first_use[1]
-    check = json.loads((folder / "check.json").read_text())
-    onnx = Reranker(OnnxPairScorer(folder, {**check, "max_length": 48}), "tiny")
+    settings = dataclasses.replace(read_check(folder).settings, max_length=48)
+    onnx = Reranker(OnnxPairScorer(OnnxModel(folder, settings)), "tiny")
     torch = Reranker(TorchPairScorer(CrossEncoder(str(tiny_cross_encoder), max_length=48)), "t")
     long = " ".join(f"sentence {i} about rivers, loans and rice." for i in range(40))
     texts = [long, "a short text", long[::-1], "loans " * 100]
@@ -185,19 +170,19 @@ def test_windows_cover_a_long_text_on_word_boundaries(minilm_path: Path) -> None
 
 @pytest.mark.parametrize("damage", ["truncated model", "wrong probe score", "no tokenizer"])
 def test_a_damaged_export_falls_back_to_torch_once_and_is_redone(
-    built_index: Path, tiny_cross_encoder: Path, first_use: tuple, tmp_path: Path,
+    built_index: Path, tiny_cross_encoder: Path, first_use: tuple, tmp_path: Path, user_cache: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], damage: str,
 ) -> None:  # fmt: skip
     _, folder, args, _ = first_use
     cache = tmp_path / "cache"
-    shutil.copytree(folder.parent.parent, cache)
+    shutil.copytree(user_cache, cache)
     monkeypatch.setenv("TASKSIFT_CACHE_DIR", str(cache))
-    mine = cache / folder.relative_to(folder.parent.parent)
+    mine = cache / folder.relative_to(user_cache)
     if damage == "truncated model":
         (mine / "model.onnx").write_bytes((mine / "model.onnx").read_bytes()[:2000])
     elif damage == "wrong probe score":
         check = json.loads((mine / "check.json").read_text())
-        check["probe_score"] += 0.5
+        check["expected"][0] += 0.5
         (mine / "check.json").write_text(json.dumps(check))
     else:
         (mine / "tokenizer.json").unlink()
@@ -222,8 +207,8 @@ def test_fast_path_off_reranks_with_torch_and_says_so(
     torch = invoke(capsys, *args, "-f", "jsonl")
     assert fast.code == torch.code == 0
     assert "note:" not in fast.stderr
-    assert torch.stderr.count("note:") == 1  # from the reranker (the query side says none)
-    assert torch.stderr.count("TASKSIFT_FAST_PATH=0") == 1
+    assert torch.stderr.count("note:") == 2  # one from each side: the query and the reranker
+    assert torch.stderr.count("TASKSIFT_FAST_PATH=0") == 2
     for a, b in zip(fast.jsonl(), torch.jsonl(), strict=True):
         assert a["doc_id"] == b["doc_id"]
         assert a["rerank_score"] == pytest.approx(b["rerank_score"], abs=1e-4)
@@ -233,11 +218,12 @@ def test_a_failed_check_is_kept_and_not_retried(
     first_use: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    import tasksift.onnx.cross_encoder as fastrerank
+    import tasksift.onnx.check
+    import tasksift.onnx.export
 
     args = first_use[2]
     monkeypatch.setenv("TASKSIFT_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(fastrerank, "MAX_SCORE_DIFF", -1.0)  # no export can pass
+    monkeypatch.setattr(tasksift.onnx.check, "MAX_SCORE_DIFF", -1.0)  # no export can pass
     failed = invoke(capsys, *args)
     assert failed.code == 0, failed.stderr
     assert failed.stderr.count("note: fast rerank path unavailable (its check failed") == 1
@@ -248,7 +234,7 @@ def test_a_failed_check_is_kept_and_not_retried(
     def no_export(*_: object) -> None:
         raise AssertionError("exported again")
 
-    monkeypatch.setattr(fastrerank, "export_reranker", no_export)
+    monkeypatch.setattr(tasksift.onnx.export, "export_to", no_export)
     again = invoke(capsys, *args)
     assert again.code == 0 and "its check failed" in again.stderr
 
@@ -287,7 +273,7 @@ def test_missing_reranker_is_a_clear_error(
 def test_a_classifier_is_refused_before_loading(
     built_index: Path, minilm_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = _tiny_bert(minilm_path, tmp_path / "nli", labels=3)
+    folder = tiny_bert(minilm_path, tmp_path / "nli", labels=3)
     result = invoke(capsys, "search", "rice", "-i", built_index, "--rerank",
                     "--rerank-model", folder)  # fmt: skip
     assert_one_line_error(result)

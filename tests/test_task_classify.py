@@ -179,10 +179,10 @@ def test_metrics_count_a_missing_item_as_wrong() -> None:
 def indexed_sample(sample_index: Path):
     """The shared sample-corpus index, loaded, and its model."""
     from tasksift.index.reader import load_index
-    from tasksift.search.dense import load_query_embedder
+    from tasksift.onnx.embedder import load_index_model
 
     index = load_index(sample_index)
-    return index, load_query_embedder(index.manifest)
+    return index, load_index_model(index.manifest)
 
 
 def test_zero_shot_topic_names_classify_the_sample_corpus(indexed_sample) -> None:

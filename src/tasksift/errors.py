@@ -21,7 +21,8 @@ class ExitCode(IntEnum):
     MODEL_UNAVAILABLE = 6  # embedding model or reranker cannot be loaded
     INDEX_LOCKED = 7  # another `tasksift index` is writing this index
     PARTIAL = 8  # the run finished, but some inputs were skipped
-    NO_HITS = 9  # not an error: no hit reached --min-relevance (as grep's 1)
+    READER_FAILED = 9  # --strict: a reader failed on a file (error, time limit, crash)
+    NO_HITS = 10  # not an error: no hit reached --min-relevance (as grep's 1)
     INTERRUPTED = 130
 
 
@@ -73,6 +74,12 @@ class IndexLockedError(TasksiftError):
 
 class IndexWriteError(TasksiftError):
     """Writing the index failed (disk full, permission denied); the old index is intact."""
+
+
+class ReaderFailedError(TasksiftError):
+    """``--strict``: a reader raised, ran out of time or crashed on a file."""
+
+    exit_code = ExitCode.READER_FAILED
 
 
 class NoHitsError(TasksiftError):

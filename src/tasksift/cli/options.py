@@ -182,7 +182,7 @@ MinRelevance = Annotated[
         "--min-relevance",
         min=0.0,
         max=1.0,
-        help="Keep only hits whose estimated relevance reaches P; none left: exit 9.",
+        help="Keep only hits whose estimated relevance reaches P; none left: exit 10.",
         metavar="P",
         show_default=False,
     ),

@@ -231,6 +231,6 @@ def _relevant(results: list[list[Hit]], floor: float | None) -> list[list[Hit]]:
 
 
 def _refuse_empty(results: list[list[Hit]], floor: float | None) -> None:
-    """Exit 9 when ``--min-relevance`` left no hit to any query."""
+    """Exit 10 when ``--min-relevance`` left no hit to any query."""
     if floor is not None and not any(results):
         raise NoHitsError(f"no hit reaches relevance {floor:g}")

@@ -103,25 +103,23 @@ def similar(
 
 
 def _document_embedder(index: LoadedIndex) -> Embedder:
-    """The index's model, to encode given texts as its documents were (the ONNX fast path
-    when the query prompt is the document prompt, as for every symmetric task)."""
-    from tasksift.search.dense import load_query_embedder, open_query_embedder
+    """The index's model, to encode given texts as its documents were (its ONNX export
+    when documents are read as queries are, as for every symmetric task)."""
+    from tasksift.onnx.embedder import open_index_embedder
+    from tasksift.vectors.encoding import Role
 
-    prompts = index.manifest.prompts
-    same = (prompts.query, prompts.query_adapter) == (prompts.document, prompts.document_adapter)
-    if not same:
-        return load_query_embedder(index.manifest)
-    embedder, note = open_query_embedder(index.path, index.manifest)
-    if note:
-        note(note)
+    embedder, message = open_index_embedder(index.path, index.manifest, Role.DOCUMENT)
+    if message:
+        note(message)
     return embedder
 
 
 def _encode_text(index: LoadedIndex, text: str) -> Any:
     """``text`` encoded with the index's document prompt."""
-    from tasksift.tasks.common import encode_documents
+    from tasksift.vectors.encoding import Role, encode_with_prompt
 
-    return encode_documents(index, _document_embedder(index), [text])[0]
+    embedder = _document_embedder(index)
+    return encode_with_prompt(embedder, index.manifest.prompts, Role.DOCUMENT, [text])[0]
 
 
 def dupes(

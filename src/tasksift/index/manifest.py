@@ -85,6 +85,25 @@ class HnswParams:
 
 
 @dataclass(frozen=True)
+class OnnxEmbedderRecord:
+    """Where the index's ONNX embedder is and how its check went (the manifest's
+    ``fast_path``; written by ``tasksift.onnx.embedder``)."""
+
+    directory: str | None  # relative to the index folder
+    passed: bool
+    min_cosine: float | None = None
+    probes: int = 0
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> OnnxEmbedderRecord | None:
+        return None if data is None else cls(**data)
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything needed to reproduce an index's vectors and to check a search against it."""
 
@@ -99,7 +118,7 @@ class Manifest:
     vectors_bytes: int = 0
     vectors_total: int = 0  # slots in the hnswlib file, deleted ones included
     complete: bool = True  # False for a checkpoint of a run that has not finished
-    fast_path: dict[str, Any] | None = None  # see tasksift.fastpath.FastPathRecord
+    fast_path: OnnxEmbedderRecord | None = None  # None: built without one
     lexical: LexicalRecord | None = None  # None: dense only (built before a lexical side)
     readers: dict[str, int] | None = None  # kind -> version of the readers (documents)
     parts: tuple[PartRecord, ...] | None = None  # sidecar parts; None: format 1
@@ -138,7 +157,7 @@ class Manifest:
             vectors_bytes=int(data.get("vectors_bytes", 0)),
             vectors_total=int(data.get("vectors_total", data["chunks"])),
             complete=bool(data.get("complete", True)),
-            fast_path=data.get("fast_path"),
+            fast_path=OnnxEmbedderRecord.from_dict(data.get("fast_path")),
             lexical=LexicalRecord.from_dict(data.get("lexical")),
             readers=data.get("readers"),
             parts=_parts(data.get("parts")),

@@ -1,5 +1,5 @@
 """The model side of indexing: open the embedder (the index's, or a new one with its
-manifest), export the fast query path, and embed chunks with the document prompt."""
+manifest), export it to ONNX, and embed chunks with the document prompt."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import numpy as np
 from tasksift.chunks import Chunk, Chunker
 from tasksift.errors import InputError
 from tasksift.index.manifest import Manifest, ModelInfo
-from tasksift.onnx.embedder import export_query_encoder
+from tasksift.onnx.embedder import export_embedder
 from tasksift.options import AdaptiveRule, ChunkingConfig
 from tasksift.pipeline.plan import IndexOptions, Reporter
 from tasksift.prompts import PromptSet, Task, config_prompts, resolve_prompts
 from tasksift.vectors.embedder import Embedder, SentenceTransformerEmbedder, load_embedder
+from tasksift.vectors.encoding import Role, encode_with_prompt
 from tasksift.vectors.models import DEFAULT_MODEL
 
 DEFAULT_OVERLAP = 32
@@ -90,18 +91,17 @@ def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
     return OpenModel(embedder, prompts, chunker, config, manifest)
 
 
-def export_fast_path(
+def with_onnx_embedder(
     model: OpenModel, index_dir: Path, manifest: Manifest, reporter: Reporter
 ) -> Manifest:
-    """Give the index a checked ONNX query encoder (see ``fastpath``), when possible."""
+    """Give the index its checked ONNX embedder (see ``onnx.embedder``), when possible."""
     if not isinstance(model.embedder, SentenceTransformerEmbedder):
         return manifest
-    reporter.stage("exporting query encoder", None)
-    prompts = model.prompts
-    record = export_query_encoder(model.embedder, prompts.query, prompts.query_adapter, index_dir)
+    reporter.stage("exporting the embedder to ONNX", None)
+    record = export_embedder(model.embedder, model.prompts, index_dir)
     if not record.passed:
         reporter.warn(f"no fast query path for this model: {record.reason}")
-    return replace(manifest, fast_path=record.to_dict())
+    return replace(manifest, fast_path=record)
 
 
 def _model_prompts(embedder: Embedder) -> dict[str, str]:
@@ -122,11 +122,7 @@ def embed_chunks(
     vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
     for begin in range(0, len(order), EMBED_SLICE):
         part = order[begin : begin + EMBED_SLICE]
-        vectors[part] = embedder.encode(
-            [chunks[i].text for i in part],
-            prompts.document,
-            adapter=prompts.document_adapter,
-            batch_size=batch_size,
-        )
+        texts = [chunks[i].text for i in part]
+        vectors[part] = encode_with_prompt(embedder, prompts, Role.DOCUMENT, texts, batch_size)
         reporter.advance(len(part))
     return vectors

@@ -17,7 +17,8 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tasksift.documents import ReadReport, reader_versions
+from tasksift.documents import reader_versions
+from tasksift.documents.isolated import Reading
 from tasksift.errors import IndexWriteError, InputError, NoDocumentsError
 from tasksift.index.generations import PENDING_PREFIX, generation_dir, write_generation
 from tasksift.index.hnsw_file import VECTORS_FILE
@@ -26,9 +27,9 @@ from tasksift.index.reader import LoadedIndex
 from tasksift.index.sidecar import Sidecar, read_terms
 from tasksift.lexical.record import LEXICAL_DIR, Bm25Params, LexicalRecord, engine_name
 from tasksift.lexical.terms import TermStore, legacy_terms
-from tasksift.onnx.embedder import FastPathRecord, remove_other_encoders
+from tasksift.onnx.embedder import remove_unused_exports
 from tasksift.pipeline.engine import EmbeddedBatch, Engine, LocalEngine
-from tasksift.pipeline.model import OpenModel, export_fast_path, open_index_model, open_new_model
+from tasksift.pipeline.model import OpenModel, open_index_model, open_new_model, with_onnx_embedder
 from tasksift.pipeline.plan import IndexOptions, Plan, Reporter, nothing_to_index
 from tasksift.pipeline.stores import ChunkParts, VectorSlots
 
@@ -43,7 +44,7 @@ class Writer:
         options: IndexOptions,
         existing: LoadedIndex | None,
         reporter: Reporter,
-        report: ReadReport,
+        reading: Reading,
         engine: Engine | None = None,
     ) -> None:
         self.corpus = corpus
@@ -51,7 +52,7 @@ class Writer:
         self.options = options
         self.existing = existing
         self.reporter = reporter
-        self.report = report
+        self.reading = reading
         self.engine = engine or LocalEngine()
         self.embedded = 0
         self.added_documents = 0
@@ -91,8 +92,9 @@ class Writer:
         done = 0
         self.reporter.run(len(plan.pending), plan.pending.total_bytes)
         batches = self.engine.batches(
-            plan.pending, model, self._batch_documents(), self.options.batch_size,
-            self.report, self.reporter,
+            plan.pending, model, max(1, self.options.checkpoint_documents),
+            self.options.batch_chunks, self.options.batch_size, self.reading,
+            self.reporter,
         )  # fmt: skip
         for batch in batches:
             self._add(batch, plan)
@@ -104,9 +106,6 @@ class Writer:
         seconds = time.perf_counter() - began
         self._commit(complete=True)
         return seconds
-
-    def _batch_documents(self) -> int:
-        return max(1, self.options.checkpoint_documents)
 
     def _checkpoint_due(self, done: int, total: int, last_commit: float) -> bool:
         """Checkpoints while no complete state exists yet, at most every
@@ -163,7 +162,7 @@ class Writer:
             model = open_new_model(self.options, self.corpus)
             self.manifest = model.manifest
             self.slots = VectorSlots(None, model.manifest.model.dimension, model.manifest.hnsw)
-        self.manifest = export_fast_path(model, self.index_dir, self.manifest, self.reporter)
+        self.manifest = with_onnx_embedder(model, self.index_dir, self.manifest, self.reporter)
         return model
 
     def _add(self, batch: EmbeddedBatch, plan: Plan) -> None:
@@ -185,7 +184,7 @@ class Writer:
         began = time.perf_counter()
         self.reporter.status("compacting" if complete else "checkpoint")
         if self.existing is None and not len(self.parts):
-            raise NoDocumentsError(nothing_to_index(self.corpus, self.report))
+            raise NoDocumentsError(nothing_to_index(self.corpus, self.reading.report))
         if complete and self.slots is not None:
             renumbered = self.slots.compact_if_sparse(self.parts.live)
             if renumbered is not None:
@@ -211,8 +210,7 @@ class Writer:
         )  # fmt: skip
         self.parts.rebase(generation_dir(self.index_dir))
         if complete:
-            record = FastPathRecord.from_dict(self.manifest.fast_path)
-            remove_other_encoders(self.index_dir, record.directory if record else None)
+            remove_unused_exports(self.index_dir, self.manifest.fast_path)
         self.reporter.status(None)
         self.checkpoint_seconds += time.perf_counter() - began
 

@@ -1,16 +1,17 @@
-"""Split from tasksift.rerank_old: TODO."""
+"""Locate a cross-encoder and open it: its ONNX export (``tasksift.onnx``), else torch."""
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tasksift.errors import ModelLoadError, first_line
+from tasksift.onnx.fallback import onnx_or_torch
+from tasksift.onnx.runtime import OnnxUnavailable
 from tasksift.options import DEFAULT_RERANK_MODEL
 from tasksift.vectors.embedder import quiet_transformers
 from tasksift.vectors.models import ModelSource, loadable_target, locate_in_hub_cache
@@ -77,67 +78,24 @@ def _refuse_classifier(name: str, folder: Path) -> None:
 
 
 def open_reranker(name: str = DEFAULT_RERANK_MODEL) -> tuple[Reranker, str | None]:
-    """The cross-encoder ``name`` ready to score, and a note for the user when it runs on
-    torch or was just exported."""
+    """The cross-encoder ``name`` ready to score (its ONNX export, else torch), and a note
+    for the user when it runs on torch or was just exported."""
     source = locate_reranker(name)
-    if os.environ.get("TASKSIFT_FAST_PATH", "1") == "0":
-        note = "reranking with sentence-transformers (TASKSIFT_FAST_PATH=0)"
-        return Reranker(TorchPairScorer(_load_cross_encoder(name, source)), name), note
-    from tasksift.onnx.cross_encoder import (
-        NotExported,
-        export_folder,
-        load_fast_scorer,
-        remove_export,
-    )
-    from tasksift.onnx.runtime import FastPathUnavailable
+    model = functools.cache(lambda: _load_cross_encoder(name, source))
 
-    if source.path is None:  # on the Hub only: sentence-transformers downloads it first
-        model = _load_cross_encoder(name, source)
-        source = locate_in_hub_cache(name)
-        if source.path is None:
-            return _on_torch(model, name, "the downloaded model was not found in the cache")
-        return _first_use(model, name, source.path)
-    folder = export_folder(source.path)
-    try:
-        return Reranker(load_fast_scorer(folder), name), None
-    except NotExported:
-        return _first_use(_load_cross_encoder(name, source), name, source.path)
-    except FastPathUnavailable as exc:
-        from tasksift.onnx.runtime import DamagedExport
+    def onnx() -> tuple[Reranker, str | None]:
+        from tasksift.onnx.cross_encoder import open_onnx_scorer
 
-        damaged = isinstance(exc, DamagedExport)
-        if damaged:
-            remove_export(folder)
-        model = _load_cross_encoder(name, source)
-        return _on_torch(model, name, str(exc), "it is exported again next time" if damaged else "")
+        folder = source.path
+        if folder is None:  # on the Hub only: sentence-transformers downloads it first
+            model()
+            folder = locate_in_hub_cache(name).path
+            if folder is None:
+                raise OnnxUnavailable("the downloaded model was not found in the cache")
+        scorer, note = open_onnx_scorer(name, folder, model)
+        return Reranker(scorer, name), note
 
-
-def _first_use(model: CrossEncoder, name: str, folder: Path) -> tuple[Reranker, str | None]:
-    """Export ``model`` to the cache and use the export, else the model itself."""
-    from tasksift.onnx.cross_encoder import export_folder, export_reranker, load_fast_scorer
-    from tasksift.onnx.runtime import FastPathUnavailable
-
-    began = time.perf_counter()
-    try:
-        target = export_folder(folder)
-        export_reranker(model, target)
-        scorer = load_fast_scorer(target)
-    except FastPathUnavailable as exc:
-        return _on_torch(model, name, str(exc))
-    except OSError as exc:
-        return _on_torch(model, name, f"the cache cannot be written: {exc}")
-    seconds = time.perf_counter() - began
-    note = (
-        f"first use of reranker {name}: exported to ONNX and checked against "
-        f"sentence-transformers in {seconds:.1f} s ({target}); later runs do without torch"
-    )
-    return Reranker(scorer, name), note
-
-
-def _on_torch(model: CrossEncoder, name: str, why: str, then: str = "") -> tuple[Reranker, str]:
-    why = (why.strip().splitlines() or [""])[0][:240]
-    note = f"fast rerank path unavailable ({why}); using sentence-transformers"
-    return Reranker(TorchPairScorer(model), name), note + (f"; {then}" if then else "")
+    return onnx_or_torch("rerank", onnx, lambda: Reranker(TorchPairScorer(model()), name))
 
 
 def _load_cross_encoder(name: str, source: ModelSource) -> CrossEncoder:

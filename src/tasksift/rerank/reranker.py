@@ -1,4 +1,5 @@
-"""Split from tasksift.rerank_old: TODO."""
+"""Rerank candidates with a pair scorer (ONNX or torch): each text paired with the query,
+truncated as the model requires, a long one scored on its best window."""
 
 from __future__ import annotations
 

@@ -1,63 +1,27 @@
 """The dense retriever: encode queries with the index's query prompt and search the graph.
 
-Encoding uses the index's checked ONNX encoder when it has one (see ``onnx``), else
-sentence-transformers. Searches run on the hnswlib graph (filtered inside it when asked),
-or exactly over the stored vectors: for a small filtered subset, for a few queries (cheaper
-than loading the graph), and whenever the graph cannot return as many neighbours as asked
-for (hnswlib raises when a filter, or deleted elements of an updated graph, leave too few
-reachable).
+The embedder is the index's (``onnx.embedder.open_index_embedder``: its checked ONNX export
+when it has one, else sentence-transformers). Searches run on the hnswlib graph (filtered
+inside it when asked), or exactly over the stored vectors: for a small filtered subset, for
+a few queries (cheaper than loading the graph), and whenever the graph cannot return as
+many neighbours as asked for (hnswlib raises when a filter, or deleted elements of an
+updated graph, leave too few reachable).
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
-from tasksift.index.manifest import Manifest
 from tasksift.index.reader import LoadedIndex
 from tasksift.index.rows import DocumentRows
 from tasksift.search.retriever import Ranked, RowSubset
-from tasksift.vectors.embedder import Embedder, load_embedder
-
-
-def load_query_embedder(manifest: Manifest) -> Embedder:
-    """The index's model, checked to have the weights the index was built with."""
-    return load_embedder(
-        manifest.model.name,
-        trust_remote_code=manifest.model.trust_remote_code,
-        expected_fingerprint=manifest.model.fingerprint,
-    )
-
-
-def open_query_embedder(index_dir: Path, manifest: Manifest) -> tuple[Embedder, str | None]:
-    """The fast ONNX query encoder when the index has a checked one, else the torch model.
-
-    The second value is a note for the user when the fast path had to be skipped.
-    Setting TASKSIFT_FAST_PATH=0 asks for the torch path.
-    """
-    if os.environ.get("TASKSIFT_FAST_PATH", "1") == "0":
-        return load_query_embedder(manifest), None
-    from tasksift.onnx.embedder import FastPathRecord, load_fast_embedder
-    from tasksift.onnx.runtime import FastPathUnavailable
-
-    try:
-        record = FastPathRecord.from_dict(manifest.fast_path)
-        return load_fast_embedder(index_dir, record), None
-    except FastPathUnavailable as exc:
-        note = f"fast query path unavailable ({exc}); using sentence-transformers"
-    return load_query_embedder(manifest), note
-
-
-def encode_queries(embedder: Embedder, manifest: Manifest, queries: list[str]) -> np.ndarray:
-    prompts = manifest.prompts
-    return embedder.encode(queries, prompts.query, adapter=prompts.query_adapter)
-
+from tasksift.vectors.embedder import Embedder
+from tasksift.vectors.encoding import Role, encode_with_prompt
 
 T = TypeVar("T")
 EXACT_FILTER_LIMIT = 50_000  # chunks; a filtered subset up to this size is searched exactly
@@ -78,8 +42,9 @@ class DenseRetriever:
     def query(self, texts: Sequence[str], subset: RowSubset | None) -> list[DenseQuery]:
         if self.embedder is None:
             raise ValueError("a dense retriever without a model searches given vectors only")
+        prompts = self.index.manifest.prompts
         return self.for_vectors(
-            encode_queries(self.embedder, self.index.manifest, list(texts)), subset
+            encode_with_prompt(self.embedder, prompts, Role.QUERY, texts), subset
         )
 
     def for_vectors(self, vectors: np.ndarray, subset: RowSubset | None) -> list[DenseQuery]:

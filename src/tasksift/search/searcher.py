@@ -21,6 +21,7 @@ from tasksift.errors import MismatchError
 from tasksift.guard import check_request
 from tasksift.index.manifest import Manifest
 from tasksift.index.reader import LoadedIndex, load_index, read_manifest
+from tasksift.onnx.embedder import open_index_embedder
 from tasksift.options import (
     DEFAULT_CANDIDATES,
     DocumentFilter,
@@ -29,7 +30,7 @@ from tasksift.options import (
     SearchRequest,
 )
 from tasksift.search.bm25 import Bm25Retriever
-from tasksift.search.dense import DenseRetriever, encode_queries, open_query_embedder
+from tasksift.search.dense import DenseRetriever
 from tasksift.search.fusion import (
     Fusion,
     Weight,
@@ -50,6 +51,7 @@ from tasksift.search.hits import (
 from tasksift.search.relevance import with_relevance
 from tasksift.search.retriever import QueryScores, Retriever, RowSubset
 from tasksift.vectors.embedder import Embedder
+from tasksift.vectors.encoding import Role, encode_with_prompt
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -120,7 +122,7 @@ class Searcher:
         index = load_index(index_dir, manifest, lexical=wants_lexical)
         embedder = None
         if chosen is not SearchMode.LEXICAL:
-            embedder, note = open_query_embedder(index_dir, manifest)
+            embedder, note = open_index_embedder(index_dir, manifest)
             notes += [note] if note else []
         fusion = fusion or Fusion()
         if fusion.method is FusionMethod.ADAPTIVE and manifest.fusion is not None:
@@ -144,7 +146,7 @@ class Searcher:
         return tokens if tokens > self.manifest.model.max_seq_length else None
 
     def encode(self, queries: list[str]) -> np.ndarray:
-        return encode_queries(self.embedder, self.manifest, queries)
+        return encode_with_prompt(self.embedder, self.manifest.prompts, Role.QUERY, queries)
 
     def retrievers(self, exact: bool = False) -> list[Retriever]:
         """The retrievers of the search mode: one, or the two that hybrid fuses; the dense

@@ -18,8 +18,9 @@ import numpy as np
 
 from tasksift.errors import InputError, UsageError
 from tasksift.index.reader import LoadedIndex
-from tasksift.tasks.common import DocumentVectors, encode_documents
+from tasksift.tasks.common import DocumentVectors
 from tasksift.vectors.embedder import Embedder
+from tasksift.vectors.encoding import Role, encode_with_prompt
 
 Method = Literal["centroid", "knn"]
 METHODS: tuple[str, ...] = ("centroid", "knn")
@@ -237,12 +238,16 @@ def classifier(
         check_method(method)
         if labels:
             _check_coverage(labels, examples)
-        vectors = encode_documents(index, embedder, [text for _, text in examples])
+        vectors = encode_with_prompt(
+            embedder, index.manifest.prompts, Role.DOCUMENT, [text for _, text in examples]
+        )
         names = [label for label, _ in examples]
         return lambda targets, items: few_shot(targets, vectors, names, items, method, k)
     if not labels:
         raise UsageError("classification needs labels or examples")
-    vectors = encode_documents(index, embedder, [spec.description for spec in labels])
+    vectors = encode_with_prompt(
+        embedder, index.manifest.prompts, Role.DOCUMENT, [spec.description for spec in labels]
+    )
     names = [spec.name for spec in labels]
     return lambda targets, items: zero_shot(targets, vectors, names, items)
 
@@ -285,7 +290,9 @@ def classify_texts(
     """
     items = items if items is not None else [str(n) for n in range(1, len(texts) + 1)]
     predict = classifier(index, embedder, labels, examples, method, k)
-    return predict(encode_documents(index, embedder, texts), items)
+    return predict(
+        encode_with_prompt(embedder, index.manifest.prompts, Role.DOCUMENT, texts), items
+    )
 
 
 # ---------------------------------------------------------------- evaluation

@@ -1,4 +1,4 @@
-"""What the task commands share: document vectors and encoding given texts."""
+"""What the task commands share: one vector per document."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from tasksift.index.reader import LoadedIndex
-from tasksift.vectors.embedder import Embedder
 
 
 @dataclass(frozen=True)
@@ -31,9 +30,3 @@ class DocumentVectors:
             sums[part[starts]] += np.add.reduceat(vectors, starts, axis=0)
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         return cls(groups.ids, sums / np.maximum(norms, 1e-12))
-
-
-def encode_documents(index: LoadedIndex, embedder: Embedder, texts: list[str]) -> np.ndarray:
-    """Vectors of given texts made as the index's documents were: its document prompt."""
-    prompts = index.manifest.prompts
-    return embedder.encode(texts, prompts.document, adapter=prompts.document_adapter)

@@ -1,4 +1,6 @@
-"""Split from tasksift.vectors_old: TODO."""
+"""The embedding model: the ``Embedder`` protocol every encoder meets (torch here, ONNX in
+``tasksift.onnx.embedder``), sentence-transformers behind it, and loading a model checked
+against an index's weights fingerprint."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Split from tasksift.vectors_old: TODO."""
+"""Where a model's files are (the bundled MiniLM, a local folder, the Hugging Face cache)
+and the fingerprint of its weights."""
 
 from __future__ import annotations
 

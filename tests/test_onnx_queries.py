@@ -1,4 +1,5 @@
-"""The ONNX query path: same vectors and rankings as torch, no torch import, safe fallback."""
+"""The index's ONNX embedder on a real index: the same vectors and rankings as torch, a
+cold search without torch, one note on a fallback (searches and task commands alike)."""
 
 from __future__ import annotations
 
@@ -26,26 +27,26 @@ QUERIES = [
 ]
 
 
-def test_the_index_records_a_checked_fast_path(built_index: Path) -> None:
+def test_the_index_records_a_checked_onnx_embedder(built_index: Path) -> None:
     from tasksift.index.reader import read_manifest
 
     record = read_manifest(built_index).fast_path
-    assert record["passed"] and record["min_cosine"] >= 0.9999
-    assert (built_index / record["directory"] / "model.onnx").is_file()
+    assert record.passed and record.min_cosine >= 0.9999
+    assert (built_index / record.directory / "model.onnx").is_file()
 
 
-def test_fast_query_vectors_match_sentence_transformers(built_index: Path, minilm) -> None:
+def test_onnx_query_vectors_match_sentence_transformers(built_index: Path, minilm) -> None:
     from tasksift.index.reader import read_manifest
-    from tasksift.onnx.embedder import FastPathRecord, load_fast_embedder
+    from tasksift.onnx.embedder import open_onnx_embedder
 
     manifest = read_manifest(built_index)
-    fast = load_fast_embedder(built_index, FastPathRecord.from_dict(manifest.fast_path))
+    fast = open_onnx_embedder(built_index, manifest.fast_path)
     ours = fast.encode(QUERIES, manifest.prompts.query)
     reference = minilm.encode(QUERIES, normalize_embeddings=True)
     assert np.min(np.sum(ours * reference, axis=1)) >= 0.9999
 
 
-def test_fast_and_torch_paths_rank_the_same(
+def test_onnx_and_torch_rank_the_same(
     built_index: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:  # fmt: skip
@@ -63,7 +64,7 @@ def test_fast_and_torch_paths_rank_the_same(
             assert x["score"] == pytest.approx(y["score"], abs=1e-4)
 
 
-def test_search_with_a_fast_path_imports_no_torch(built_index: Path) -> None:
+def test_a_cold_search_on_onnx_imports_no_torch(built_index: Path) -> None:
     result = run_cli(
         "search", "beaver dams", "-i", built_index, "-k", "1", interpreter=("-X", "importtime")
     )
@@ -76,19 +77,19 @@ def test_search_with_a_fast_path_imports_no_torch(built_index: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["truncated model", "wrong probe vector", "missing folder"])
-def test_a_broken_fast_path_falls_back_to_torch_once(
+def test_a_broken_export_falls_back_to_torch_once(
     index_copy: Path, tmp_path: Path, damage: str
 ) -> None:
     from tasksift.index.reader import read_manifest
 
     index = index_copy
-    folder = index / read_manifest(index).fast_path["directory"]
+    folder = index / read_manifest(index).fast_path.directory
     if damage == "truncated model":
         model = folder / "model.onnx"
         model.write_bytes(model.read_bytes()[:1000])
     elif damage == "wrong probe vector":
         check = json.loads((folder / "check.json").read_text())
-        check["probe_vector"] = list(-np.asarray(check["probe_vector"]))
+        check["expected"] = list(-np.asarray(check["expected"]))
         (folder / "check.json").write_text(json.dumps(check))
     else:
         shutil.rmtree(folder)
@@ -101,3 +102,17 @@ def test_a_broken_fast_path_falls_back_to_torch_once(
         "nature/beaver-dams.txt",
         "money/credit-score.txt",
     ]
+
+
+def test_a_task_command_on_torch_says_so_once(
+    built_index: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given texts are encoded as documents through the same fallback as queries."""
+    args = ("similar", "--text", "beaver dams flood roads", "-i", built_index, "-k", "1")
+    onnx = invoke(capsys, *args, "-f", "jsonl")
+    monkeypatch.setenv("TASKSIFT_FAST_PATH", "0")
+    torch = invoke(capsys, *args, "-f", "jsonl")
+    assert onnx.code == torch.code == 0, onnx.stderr + torch.stderr
+    assert "note:" not in onnx.stderr
+    assert torch.stderr.count("note: document path on sentence-transformers") == 1
+    assert onnx.jsonl()[0]["doc_id"] == torch.jsonl()[0]["doc_id"] == "nature/beaver-dams.txt"
