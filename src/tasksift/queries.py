@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 from tasksift.errors import InputError
 
@@ -124,7 +125,8 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
 
 def read_run(path: Path) -> dict[str, dict[str, float]]:
     """A TREC run ``qid Q0 docid rank score tag`` as ``{qid: {docid: score}}`` (the first
-    score of a document listed twice for a query is kept)."""
+    score of a document listed twice for a query is kept). Ids are percent-decoded, as
+    ``search --format trec`` encodes those with whitespace or ``%``."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -140,12 +142,18 @@ def read_run(path: Path) -> dict[str, dict[str, float]]:
             raise InputError(f"{path} line {number}: expected 'qid Q0 docid rank score tag'")
         qid, _, docid, _, score, _ = fields
         try:
-            run.setdefault(qid, {}).setdefault(docid, float(score))
+            run.setdefault(qid, {}).setdefault(_run_docid(docid), float(score))
         except ValueError:
             raise InputError(f"{path} line {number}: score {score!r} is not a number") from None
     if not run:
         raise InputError(f"no results in run file {path}")
     return run
+
+
+def _run_docid(docid: str) -> str:
+    """The id a TREC run names, percent-decoded as ``search --format trec`` encodes ids
+    with whitespace or ``%``."""
+    return unquote(docid) if "%" in docid else docid
 
 
 def describe_skipped(problems: Iterable[str]) -> str:

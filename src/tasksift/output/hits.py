@@ -158,8 +158,10 @@ def final_score(hit: Hit) -> float:
 
 
 def trec_docid(doc_id: str) -> str:
-    """TREC run files are whitespace-separated: escape whitespace in ids."""
-    return quote(doc_id, safe="/:@!$&'()*+,;=-._~") if any(c.isspace() for c in doc_id) else doc_id
+    """TREC run files are whitespace-separated: an id with whitespace is percent-encoded,
+    and so is one with ``%``, so that ``queries.read_run`` can decode every id it reads."""
+    encode = "%" in doc_id or any(c.isspace() for c in doc_id)
+    return quote(doc_id, safe="/:@!$&'()*+,;=-._~") if encode else doc_id
 
 
 def _query_record(qid: str, query: str, hits: list[Hit]) -> dict[str, Any]:
