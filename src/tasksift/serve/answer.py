@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from tasksift.errors import NoHitsError
 from tasksift.options import DocumentFilter, FusionMethod, OutputFormat, SearchMode, SearchRequest
 from tasksift.prompts import Task
 from tasksift.queries import Query
@@ -20,6 +21,7 @@ from tasksift.serve.protocol import ConsoleSpec, SearchArgs
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from tasksift.search.hits import Hit
     from tasksift.search.searcher import Loaders, Searcher
 
 
@@ -91,12 +93,22 @@ def answer(
         if texts
         else []
     )
+    results = relevant(results, args.min_relevance)
     fmt = OutputFormat(args.fmt)
     if args.single:
         emit(hits_output(texts[0], results[0]), fmt, out, console)
-        return
-    triples = [(q.qid, q.text, hits) for q, hits in zip(queries, results, strict=True)]
-    emit(batch_output(triples), fmt, out, console)
+    else:
+        triples = [(q.qid, q.text, hits) for q, hits in zip(queries, results, strict=True)]
+        emit(batch_output(triples), fmt, out, console)
+    if args.min_relevance is not None and texts and not any(results):
+        raise NoHitsError(f"no hit reaches relevance {args.min_relevance:g}")
+
+
+def relevant(results: list[list[Hit]], floor: float | None) -> list[list[Hit]]:
+    """Each query's hits whose relevance reaches ``floor`` (all of them without one)."""
+    if floor is None:
+        return results
+    return [[h for h in hits if (h.relevance or 0.0) >= floor] for hits in results]
 
 
 def console_spec(console: Console) -> ConsoleSpec:

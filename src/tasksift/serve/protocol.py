@@ -63,13 +63,14 @@ class SearchArgs:
     types: tuple[str, ...] = ()
     mode: str | None = None
     explain: bool = False
-    fusion: str = "convex"
+    fusion: str = "adaptive"
     alpha: float = 0.7
     fusion_depth: int = 100
     rerank_model: str | None = None  # None: no reranking
     candidates: int = 50
     console: ConsoleSpec = field(default_factory=ConsoleSpec)
     environment: dict[str, str] = field(default_factory=dict)
+    min_relevance: float | None = None  # keep only hits whose relevance reaches it
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SearchArgs:

@@ -93,7 +93,10 @@ class SearchService:
     def _search(self, served: ServedIndex, args: SearchArgs) -> Reply:
         searcher = open_searcher(args, served.loaders(served.current()))
         out, notes = io.StringIO(), []
-        answer(searcher, args, out, console_for(args.console, out), notes.append)
+        try:
+            answer(searcher, args, out, console_for(args.console, out), notes.append)
+        except TasksiftError as exc:  # raised after the output (--min-relevance): keep it
+            return Reply(out.getvalue(), list(searcher.notes), notes, type(exc).__name__, str(exc))
         return Reply(out.getvalue(), list(searcher.notes), notes)
 
     def start(self) -> list[Path]:
