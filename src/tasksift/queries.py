@@ -97,12 +97,7 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     header, then tab-separated rows (a document id may hold spaces there). Grades are kept
     as the gain of graded measures.
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise InputError(f"qrels file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read qrels file {path}: {exc}") from None
+    lines = _lines(path, "qrels")
     qrels: dict[str, dict[str, int]] = {}
     for number, line in enumerate(lines, start=1):
         fields = [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
@@ -127,12 +122,7 @@ def read_run(path: Path) -> dict[str, dict[str, float]]:
     """A TREC run ``qid Q0 docid rank score tag`` as ``{qid: {docid: score}}`` (the first
     score of a document listed twice for a query is kept). Ids are percent-decoded, as
     ``search --format trec`` encodes those with whitespace or ``%``."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise InputError(f"run file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read run file {path}: {exc}") from None
+    lines = _lines(path, "run")
     run: dict[str, dict[str, float]] = {}
     for number, line in enumerate(lines, start=1):
         fields = line.split()
@@ -159,3 +149,13 @@ def _run_docid(docid: str) -> str:
 def describe_skipped(problems: Iterable[str]) -> str:
     problems = list(problems)
     return f"{len(problems)} quer{'y' if len(problems) == 1 else 'ies'} skipped"
+
+
+def _lines(path: Path, what: str) -> list[str]:
+    """The lines of a UTF-8 file, or an ``InputError`` naming it as the ``what`` file."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"{what} file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {what} file {path}: {exc}") from None
