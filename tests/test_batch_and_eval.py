@@ -225,3 +225,77 @@ def test_bad_qrels(built_index: Path, query_file: Path, tmp_path: Path,
     bad.write_text("loan Q0\n")
     result = invoke(capsys, "eval", "-Q", query_file, "--qrels", bad, "-i", built_index)
     assert result.code == 1 and "line 1" in result.stderr
+
+
+def test_eval_reports_intervals_and_paired_differences(
+    built_index: Path, query_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    qrels = _qrels(tmp_path, trec=True)
+    args = ("eval", "-Q", query_file, "--qrels", qrels, "-i", built_index, "--mode", "all")
+    first = invoke(capsys, *args, "-f", "json")
+    assert first.code == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert report == json.loads(invoke(capsys, *args, "-f", "json").stdout)  # seeded
+    for run, measures in report["runs"].items():
+        for name, value in measures.items():
+            low, high = report["intervals"][run][name]
+            assert 0.0 <= low <= value <= high <= 1.0
+    assert [(c["a"], c["b"]) for c in report["comparisons"]] == [
+        ("hybrid", "dense"),
+        ("hybrid", "lexical"),
+    ]
+    for comparison in report["comparisons"]:
+        runs = report["runs"]
+        for name, difference in comparison["measures"].items():
+            expected = runs[comparison["b"]][name] - runs[comparison["a"]][name]
+            assert difference["mean"] == pytest.approx(expected)
+            assert 0.0 < difference["p_value"] <= 1.0
+    table = invoke(capsys, *args, "-f", "table")
+    assert "bootstrap" in table.stdout and "randomization" in table.stdout
+    assert "dense" in table.stdout.split("paired differences")[1]
+
+
+def test_eval_compare_runs_from_files_and_modes(
+    built_index: Path, query_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    qrels = _qrels(tmp_path, trec=False)
+    good, bad = tmp_path / "good.trec", tmp_path / "bad.trec"
+    good.write_text(invoke(capsys, "search", "-Q", query_file, "-i", built_index,
+                           "-k", "100", "-f", "trec").stdout)  # fmt: skip
+    # the right document at rank 11 for every query: nDCG@10 is 0 on each
+    bad.write_text("".join(
+        f"{qid} Q0 filler-{n} {n + 1} {100 - n} x\n" for qid, _, _ in QUERIES for n in range(10)
+    ) + "".join(f"{qid} Q0 {doc} 11 50 x\n" for qid, _, doc in QUERIES))  # fmt: skip
+    files = invoke(capsys, "eval", "--qrels", qrels, "--compare", bad, good, "-f", "json")
+    assert files.code == 0, files.stderr  # two run files: no index, no queries needed
+    report = json.loads(files.stdout)
+    (comparison,) = report["comparisons"]
+    assert (comparison["a"], comparison["b"]) == (str(bad), str(good))
+    ndcg = comparison["measures"]["nDCG@10"]
+    assert ndcg["mean"] == pytest.approx(report["runs"][str(good)]["nDCG@10"])
+    assert ndcg["mean"] > 0.8
+    # four queries, all better: the exact randomization test's smallest two-sided p, 2/16
+    assert ndcg["p_value"] == pytest.approx(2 / 16)
+    assert ndcg["interval"][0] > 0
+    mixed = invoke(capsys, "eval", "-Q", query_file, "--qrels", qrels, "-i", built_index,
+                   "--compare", good, "hybrid", "-f", "json")  # fmt: skip
+    assert mixed.code == 0, mixed.stderr
+    same = json.loads(mixed.stdout)["comparisons"][0]["measures"]["nDCG@10"]
+    assert same["mean"] == pytest.approx(0.0, abs=1e-9) and same["p_value"] == 1.0
+
+
+def test_eval_compare_refuses_bad_runs(
+    built_index: Path, query_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    qrels = _qrels(tmp_path, trec=True)
+    broken = tmp_path / "broken.trec"
+    broken.write_text("loan Q0 doc 1 high x\n")
+    cases = [
+        (("--compare", broken, broken), "line 1"),
+        (("--compare", "nowhere", "dense"), "neither a run file nor a mode"),
+        (("--compare", "hybrid", "dense"), "--queries"),
+    ]
+    for extra, message in cases:
+        result = invoke(capsys, "eval", "--qrels", qrels, "-i", built_index, *extra)
+        assert result.code in (1, 2) and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr

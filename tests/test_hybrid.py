@@ -284,3 +284,49 @@ def test_a_graph_that_returns_too_few_neighbours_falls_back_to_exact(
     searcher.index = replaced(searcher.index, built_graph=_UnreachableGraph(searcher.index.graph))
     found = searcher.search(["beaver dams"], 5)[0]
     assert [h.doc_id for h in found] == expected
+
+
+def test_adaptive_fusion_is_recorded_shown_and_overridden(
+    built_index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    info = json.loads(run_cli("info", "-i", built_index, "-f", "json").stdout)
+    rule = info["fusion"]
+    assert rule["method"] == "adaptive" and rule["low"] < rule["base"] < rule["high"]
+    query = "beaver dams slow the water"
+    adaptive = _search(capsys, built_index, query, "--explain", "-k", "3")
+    weights = {h["explain"]["fusion_weight"] for h in adaptive}
+    assert len(weights) == 1  # one weight per query
+    (weight,) = weights
+    assert rule["low"] <= weight <= rule["high"]
+    reason = adaptive[0]["explain"]["weight_reason"]
+    assert reason.startswith("adaptive") and "dense peak" in reason and "lexical peak" in reason
+    fixed = _search(capsys, built_index, query, "--explain", "--alpha", "0.2", "-k", "3")
+    assert {h["explain"]["fusion_weight"] for h in fixed} == {0.2}
+    assert "fixed" in fixed[0]["explain"]["weight_reason"]
+    convex = _search(capsys, built_index, query, "--explain", "--fusion", "convex", "-k", "1")
+    assert convex[0]["explain"]["fusion_weight"] == 0.7
+    rrf = _search(capsys, built_index, query, "--explain", "--fusion", "rrf", "-k", "1")
+    assert rrf[0]["explain"]["fusion_weight"] is None
+    refused = invoke(capsys, "search", query, "-i", built_index, "--fusion", "adaptive",
+                     "--alpha", "0.3")  # fmt: skip
+    assert refused.code == 2 and "--alpha" in refused.stderr
+    assert_one_line_error(refused)
+
+
+def test_relevance_on_each_hit_and_min_relevance(
+    built_index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    query = "beaver dams slow the water"
+    for mode in ("hybrid", "dense", "lexical"):
+        hits = _search(capsys, built_index, query, "--mode", mode, "-k", "5")
+        relevance = [h["relevance"] for h in hits]
+        assert all(0.0 <= p <= 1.0 for p in relevance), mode
+    hits = _search(capsys, built_index, query, "-k", "5")
+    low, high = sorted({h["relevance"] for h in hits})[1:3]
+    floor = (low + high) / 2  # between two hits' relevance: no rounding at the boundary
+    kept = _search(capsys, built_index, query, "-k", "5", "--min-relevance", str(floor))
+    assert [h["doc_id"] for h in kept] == [h["doc_id"] for h in hits if h["relevance"] >= floor]
+    none = invoke(capsys, "search", query, "-i", built_index, "-f", "jsonl",
+                  "--min-relevance", "1")  # fmt: skip
+    assert (none.code, none.stdout) == (10, "")  # not an error: exit 10 and a note
+    assert none.stderr.strip() == "note: no hit reaches relevance 1"

@@ -30,17 +30,15 @@ def test_mismatch_is_refused_and_leaves_the_index_unchanged(built_index: Path, k
     assert tree_digest(built_index) == before
 
 
-def test_refusal_happens_before_any_model_is_loaded(
-    built_index: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import tasksift.search.dense
-
-    def no_model(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a model was loaded for a refused search")
-
-    monkeypatch.setattr(tasksift.search.dense, "load_embedder", no_model)
-    result = invoke(capsys, "search", "q", "-i", built_index, "--task", "clustering")
+def test_refusal_happens_before_any_model_is_loaded(built_index: Path) -> None:
+    result = run_cli(
+        "search", "q", "-i", built_index, "--task", "clustering", interpreter=("-X", "importtime")
+    )
     assert result.code == 3
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    models = {"torch", "onnxruntime", "sentence_transformers", "transformers"}
+    assert "tasksift.guard" in imported  # the guard ran ...
+    assert not {m for m in imported if m.split(".")[0] in models}  # ... and no model library
 
 
 def test_matching_flags_are_accepted(built_index: Path) -> None:

@@ -142,6 +142,7 @@ def test_batches_filters_usage_errors_and_refusals_are_the_same(
         (("search", QUERY, "--task", "clustering"), 3),  # the guard's refusal
         (("search", QUERY, "-k", "0"), 2),  # a usage error, typer's message
         (("search", QUERY, "--format", "yaml"), 2),
+        (("search", "xylophone quantum", "--min-relevance", "0.99"), 10),  # no hit left
     ]:
         through = through_service(*args, "-i", index, cwd=tmp_path)
         alone = run_cli(*args, "-i", index, "--no-server", cwd=tmp_path)

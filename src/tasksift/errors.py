@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     INDEX_LOCKED = 7  # another `tasksift index` is writing this index
     PARTIAL = 8  # the run finished, but some inputs were skipped
     READER_FAILED = 9  # --strict: a reader failed on a file (error, time limit, crash)
+    NO_HITS = 10  # not an error: no hit reached --min-relevance (as grep's 1)
     INTERRUPTED = 130
 
 
@@ -79,6 +80,12 @@ class ReaderFailedError(TasksiftError):
     """``--strict``: a reader raised, ran out of time or crashed on a file."""
 
     exit_code = ExitCode.READER_FAILED
+
+
+class NoHitsError(TasksiftError):
+    """Nothing reached ``--min-relevance``: a normal outcome, told apart from errors."""
+
+    exit_code = ExitCode.NO_HITS
 
 
 class PartialError(TasksiftError):

@@ -23,7 +23,7 @@ CHECKPOINT_SECONDS_VARIABLE = "TASKSIFT_CHECKPOINT_SECONDS"  # overrides it (kil
 MAX_SECONDS_PER_FILE = 60.0  # a reader working longer on one file is stopped
 MAX_FILE_BYTES = 200_000_000  # larger files are skipped unread
 MAX_READER_MEMORY = 4 * 2**30  # address space of the process that reads files
-DEFAULT_ALPHA = 0.7  # weight of the dense side in convex fusion (see bench/fusion.py)
+DEFAULT_ALPHA = 0.7  # weight of the dense side in convex fusion with --fusion convex
 DEFAULT_FUSION_DEPTH = 100  # candidates each retriever gives hybrid fusion
 
 
@@ -45,8 +45,35 @@ class EvalMode(str, Enum):
 
 
 class FusionMethod(str, Enum):
+    ADAPTIVE = "adaptive"  # convex, with a weight set per query (see AdaptiveRule)
     CONVEX = "convex"  # alpha * dense + (1 - alpha) * lexical, min-max normalized
     RRF = "rrf"  # reciprocal rank fusion
+
+
+@dataclass(frozen=True)
+class AdaptiveRule:
+    """The per-query dense weight of adaptive fusion, recorded in an index's manifest:
+    ``alpha = clip(base + slope * (dense peak - lexical peak), low, high)``, where a side's
+    peak is how far its best candidate stands above the others (its score's z-score among
+    the query's candidates). The side whose top stands out more gets more weight.
+    Parameters chosen on five collections by bench/fusion_offline.py."""
+
+    base: float = 0.75
+    slope: float = 0.1
+    low: float = 0.1
+    high: float = 0.9
+    feature: str = "peak z-score of the top candidate, over both sides' candidates"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"method": FusionMethod.ADAPTIVE.value, "base": self.base, "slope": self.slope,
+                "low": self.low, "high": self.high, "feature": self.feature}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object] | None) -> AdaptiveRule | None:
+        if not data:
+            return None
+        fields = ("base", "slope", "low", "high")
+        return cls(*(float(data[f]) for f in fields), feature=str(data.get("feature", "")))
 
 
 class OutputFormat(str, Enum):

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 from tasksift.errors import InputError
 
@@ -93,17 +94,13 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     """Relevance judgments ``{qid: {docid: grade}}`` from TREC or BEIR TSV form.
 
     TREC: ``qid 0 docid rel`` (whitespace-separated). BEIR: a ``query-id corpus-id score``
-    header, then tab-separated rows. Grades are kept as the gain of graded measures.
+    header, then tab-separated rows (a document id may hold spaces there). Grades are kept
+    as the gain of graded measures.
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise InputError(f"qrels file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read qrels file {path}: {exc}") from None
+    lines = _lines(path, "qrels")
     qrels: dict[str, dict[str, int]] = {}
     for number, line in enumerate(lines, start=1):
-        fields = line.split()
+        fields = [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
         if not fields or (number == 1 and fields[0].lower() in {"query-id", "qid", "query_id"}):
             continue
         if len(fields) == 4:
@@ -121,6 +118,44 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
+def read_run(path: Path) -> dict[str, dict[str, float]]:
+    """A TREC run ``qid Q0 docid rank score tag`` as ``{qid: {docid: score}}`` (the first
+    score of a document listed twice for a query is kept). Ids are percent-decoded, as
+    ``search --format trec`` encodes those with whitespace or ``%``."""
+    lines = _lines(path, "run")
+    run: dict[str, dict[str, float]] = {}
+    for number, line in enumerate(lines, start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 6:
+            raise InputError(f"{path} line {number}: expected 'qid Q0 docid rank score tag'")
+        qid, _, docid, _, score, _ = fields
+        try:
+            run.setdefault(qid, {}).setdefault(_run_docid(docid), float(score))
+        except ValueError:
+            raise InputError(f"{path} line {number}: score {score!r} is not a number") from None
+    if not run:
+        raise InputError(f"no results in run file {path}")
+    return run
+
+
+def _run_docid(docid: str) -> str:
+    """The id a TREC run names, percent-decoded as ``search --format trec`` encodes ids
+    with whitespace or ``%``."""
+    return unquote(docid) if "%" in docid else docid
+
+
 def describe_skipped(problems: Iterable[str]) -> str:
     problems = list(problems)
     return f"{len(problems)} quer{'y' if len(problems) == 1 else 'ies'} skipped"
+
+
+def _lines(path: Path, what: str) -> list[str]:
+    """The lines of a UTF-8 file, or an ``InputError`` naming it as the ``what`` file."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"{what} file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {what} file {path}: {exc}") from None

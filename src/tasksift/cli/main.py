@@ -14,7 +14,7 @@ from typer.core import TyperGroup, TyperOption
 from tasksift import __version__
 from tasksift.cli import evaluation, indexing, inspection, searching, serving, tasks
 from tasksift.cli.console import print_error, stderr
-from tasksift.errors import ExitCode, PartialError, TasksiftError
+from tasksift.errors import ExitCode, NoHitsError, PartialError, TasksiftError
 
 COMMAND_GROUPS = (indexing, searching, evaluation, inspection, tasks, serving)  # in help's order
 
@@ -88,6 +88,9 @@ def run(argv: list[str] | None = None) -> int:
         code = result if isinstance(result, int) else ExitCode.OK
     except PartialError as exc:
         stderr().print(f"[yellow]warning:[/] {escape(str(exc))}", soft_wrap=True)
+        code = exc.exit_code
+    except NoHitsError as exc:  # a normal outcome: a note, not an error
+        stderr().print(f"note: {escape(str(exc))}", soft_wrap=True)
         code = exc.exit_code
     except TasksiftError as exc:
         print_error(str(exc))

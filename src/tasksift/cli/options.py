@@ -156,16 +156,36 @@ ModeOption = Annotated[
     ),
 ]
 FusionOption = Annotated[
-    FusionMethod,
+    FusionMethod | None,
     typer.Option(
         "--fusion",
-        help="How hybrid fuses: convex (alpha * dense + (1 - alpha) * lexical, min-max "
-        "normalized) or rrf (reciprocal rank fusion).",
+        help="How hybrid fuses: adaptive (convex with a dense weight set per query from both "
+        "sides' scores, by the rule the index records), convex (alpha * dense + (1 - alpha) * "
+        "lexical, min-max normalized; alpha 0.7 unless --alpha) or rrf (reciprocal rank "
+        "fusion). Default: adaptive, or convex with --alpha.",
+        show_default=False,
     ),
 ]
 AlphaOption = Annotated[
-    float,
-    typer.Option("--alpha", min=0.0, max=1.0, help="Weight of the dense side in convex fusion."),
+    float | None,
+    typer.Option(
+        "--alpha",
+        min=0.0,
+        max=1.0,
+        help="A fixed weight of the dense side (convex fusion) instead of the adaptive one.",
+        show_default=False,
+    ),
+]
+MinRelevance = Annotated[
+    float | None,
+    typer.Option(
+        "--min-relevance",
+        min=0.0,
+        max=1.0,
+        help="Keep only hits whose estimated relevance reaches P; none left: exit 10.",
+        metavar="P",
+        show_default=False,
+    ),
 ]
 FusionDepth = Annotated[
     int,

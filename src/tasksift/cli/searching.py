@@ -20,6 +20,7 @@ from tasksift.cli.options import (
     FusionOption,
     IndexPath,
     Instruction,
+    MinRelevance,
     ModelOption,
     ModeOption,
     PathGlobs,
@@ -30,7 +31,7 @@ from tasksift.cli.options import (
     TaskOption,
     Types,
 )
-from tasksift.errors import PartialError
+from tasksift.errors import PartialError, UsageError
 from tasksift.options import (
     DEFAULT_ALPHA,
     DEFAULT_CANDIDATES,
@@ -71,10 +72,22 @@ QueriesOption = Annotated[
 ]
 
 
-def fusion_of(method: FusionMethod, alpha: float, depth: int) -> Fusion:
+def fusion_choice(method: FusionMethod | None, alpha: float | None) -> tuple[FusionMethod, float]:
+    """``--fusion`` and ``--alpha``: adaptive unless either asks otherwise (no numpy here:
+    a search through the service imports none)."""
+    if method is FusionMethod.ADAPTIVE and alpha is not None:
+        raise UsageError("--alpha fixes the weight; adaptive fusion sets it per query")
+    if method is None:
+        method = FusionMethod.ADAPTIVE if alpha is None else FusionMethod.CONVEX
+    return method, DEFAULT_ALPHA if alpha is None else alpha
+
+
+def fusion_of(method: FusionMethod | None, alpha: float | None, depth: int) -> Fusion:
+    """The ``Fusion`` that ``--fusion`` and ``--alpha`` ask for."""
     from tasksift.search.fusion import Fusion
 
-    return Fusion(method=method, alpha=alpha, depth=depth)
+    chosen, weight = fusion_choice(method, alpha)
+    return Fusion(method=chosen, alpha=weight, depth=depth)
 
 
 def open_searcher(
@@ -140,12 +153,13 @@ def search(
     types: Types = None,
     mode: ModeOption = None,
     explain: ExplainOption = False,
-    fusion: FusionOption = FusionMethod.CONVEX,
-    alpha: AlphaOption = DEFAULT_ALPHA,
+    fusion: FusionOption = None,
+    alpha: AlphaOption = None,
     fusion_depth: FusionDepth = DEFAULT_FUSION_DEPTH,
     rerank: RerankOption = False,
     rerank_model: RerankModel = DEFAULT_RERANK_MODEL,
     candidates: Candidates = DEFAULT_CANDIDATES,
+    min_relevance: MinRelevance = None,
     fmt: SearchFormat = None,
     no_server: Annotated[
         bool,
@@ -154,7 +168,8 @@ def search(
 ) -> None:
     """Search an index with the query prompt of its task: one QUERY, or a file of them.
 
-    Hybrid by default: the dense (vector) and lexical (BM25) results fused. When `tasksift
+    Hybrid by default: the dense (vector) and lexical (BM25) results fused, with a weight
+    set per query; each hit carries its estimated relevance in [0, 1]. When `tasksift
     serve` serves the index, the command runs there (warm) and prints the same.
     """
     from tasksift.index.location import find_index
@@ -168,13 +183,15 @@ def search(
     if query is not None and not query.strip():
         raise typer.BadParameter("the query is empty", param_hint="QUERY")
     batch = read_queries(queries_file) if queries_file is not None else None
+    fusion_method, fusion_alpha = fusion_choice(fusion, alpha)
     args = SearchArgs(
         str(find_index(index_path)),
         [("1", query, 1)] if batch is None else [(q.qid, q.text, q.line) for q in batch.queries],
         batch is None, k, out_format.value,
         task and task.value, model, query_prompt, document_prompt, instruction, chunks, per_doc,
-        tuple(path_globs or ()), tuple(types or ()), mode and mode.value, explain, fusion.value,
-        alpha, fusion_depth, rerank_model if rerank else None, candidates,
+        tuple(path_globs or ()), tuple(types or ()), mode and mode.value, explain,
+        fusion_method.value, fusion_alpha, fusion_depth, rerank_model if rerank else None,
+        candidates, min_relevance,
     )  # fmt: skip
     searcher = open_for(args)
     for message in searcher.notes:

@@ -18,7 +18,7 @@ from typing import Any
 from tasksift import __version__
 from tasksift.errors import CorruptIndexError
 from tasksift.lexical.record import LexicalRecord
-from tasksift.options import ChunkingConfig
+from tasksift.options import AdaptiveRule, ChunkingConfig
 from tasksift.prompts import PromptSet, Task
 
 PARTS_DIR = "parts"  # a generation's sidecar parts
@@ -122,6 +122,7 @@ class Manifest:
     lexical: LexicalRecord | None = None  # None: dense only (built before a lexical side)
     readers: dict[str, int] | None = None  # kind -> version of the readers (documents)
     parts: tuple[PartRecord, ...] | None = None  # sidecar parts; None: format 1
+    fusion: AdaptiveRule | None = None  # hybrid's adaptive rule; None: the tool's default
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     tool_version: str = __version__
     format_version: int = FORMAT_VERSION
@@ -132,6 +133,7 @@ class Manifest:
         data["prompts"] = self.prompts.to_dict()
         data["lexical"] = self.lexical and self.lexical.to_dict()
         data["parts"] = None if self.parts is None else [p.to_dict() for p in self.parts]
+        data["fusion"] = self.fusion and self.fusion.to_dict()
         return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
     @classmethod
@@ -159,6 +161,7 @@ class Manifest:
             lexical=LexicalRecord.from_dict(data.get("lexical")),
             readers=data.get("readers"),
             parts=_parts(data.get("parts")),
+            fusion=AdaptiveRule.from_dict(data.get("fusion")),
             created_at=data["created_at"],
             tool_version=data["tool_version"],
             format_version=version,

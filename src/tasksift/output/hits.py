@@ -79,6 +79,7 @@ def hit_record(hit: Hit, terms: list[str] | None = None) -> dict[str, Any]:
         "doc_id": hit.doc_id,
         "path": hit.path,
         "score": round(hit.score, 6),
+        "relevance": None if hit.relevance is None else round(hit.relevance, 4),
         "chunk": hit.ordinal,
         "start": hit.start,
         "end": hit.end,
@@ -111,6 +112,8 @@ def explain_record(hit: Hit) -> dict[str, Any]:
         "fused_score": rounded(why.fused_score),
         "rerank_score": rounded(hit.rerank_score),
         "first_stage_rank": why.first_stage_rank,
+        "fusion_weight": rounded(why.fusion_weight),
+        "weight_reason": why.weight_reason,
         "matched_terms": list(why.matched_terms),
     }
 
@@ -132,6 +135,9 @@ def _why(hit: Hit) -> str:
             lines.append(f"{side} {place} [dim]{score:.{digits}f}[/]")
     if why.fused_score is not None:
         lines.append(f"fused [bold]{why.fused_score:.3f}[/]")
+    if why.fusion_weight is not None:
+        kind = "adaptive" if (why.weight_reason or "").startswith("adaptive") else "fixed"
+        lines.append(f"dense weight {why.fusion_weight:.2f} [dim]({kind})[/]")
     if hit.rerank_score is not None:
         was = f" [dim]was #{why.first_stage_rank}[/]" if why.first_stage_rank else ""
         lines.append(f"rerank [bold]{hit.rerank_score:.3f}[/]{was}")
@@ -152,8 +158,10 @@ def final_score(hit: Hit) -> float:
 
 
 def trec_docid(doc_id: str) -> str:
-    """TREC run files are whitespace-separated: escape whitespace in ids."""
-    return quote(doc_id, safe="/:@!$&'()*+,;=-._~") if any(c.isspace() for c in doc_id) else doc_id
+    """TREC run files are whitespace-separated: an id with whitespace is percent-encoded,
+    and so is one with ``%``, so that ``queries.read_run`` can decode every id it reads."""
+    encode = "%" in doc_id or any(c.isspace() for c in doc_id)
+    return quote(doc_id, safe="/:@!$&'()*+,;=-._~") if encode else doc_id
 
 
 def _query_record(qid: str, query: str, hits: list[Hit]) -> dict[str, Any]:
@@ -172,6 +180,7 @@ def hits_table(query: str, hits: list[Hit]) -> Table | Text:
     if reranked:
         table.add_column("rerank", justify="right", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("rel", justify="right", no_wrap=True)
     table.add_column("document", style="cyan", overflow="fold", ratio=2)
     if explained:
         table.add_column("why", ratio=2)
@@ -191,7 +200,8 @@ def hits_table(query: str, hits: list[Hit]) -> Table | Text:
             where = f"{escape(hit.doc_id)}\n[dim]{where}[/]"
         if hit.section:
             where += f"\n[dim]§ {escape(hit.section)}[/]"
-        cells += [f"{hit.score:.3f}", where]
+        relevance = "" if hit.relevance is None else f"{hit.relevance:.2f}"
+        cells += [f"{hit.score:.3f}", relevance, where]
         if explained:
             cells.append(_why(hit) if hit.explanation else "")
         table.add_row(*cells, text)

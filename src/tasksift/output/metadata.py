@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
+from tasksift.options import AdaptiveRule
 from tasksift.output.emit import Output
 from tasksift.prompts import FROM_MODEL_CONFIG, describe_profiles
 
@@ -29,6 +30,8 @@ def models_output() -> Output:
 
 def manifest_record(manifest: Manifest, index_path: str, sizes: dict[str, int]) -> dict[str, Any]:
     record = json.loads(manifest.to_json())
+    if record.get("fusion") is None:  # built before the rule was recorded: the default's
+        record["fusion"] = {**AdaptiveRule().to_dict(), "recorded": False}
     record["index_path"] = index_path
     record["files"] = sizes
     return record

@@ -13,7 +13,12 @@ from tasksift.output.emit import Output
 
 def eval_output(rows: list[Any], report: dict[str, Any]) -> Output:
     """An evaluation: a table of its runs, or its report as one JSON document."""
-    return Output(table=lambda: [eval_table(rows, report)], json=lambda: [report])
+
+    def tables() -> list[Table]:
+        compared = report.get("comparisons")
+        return [eval_table(rows, report)] + ([comparison_table(compared)] if compared else [])
+
+    return Output(table=tables, json=lambda: [report])
 
 
 def classification_output(report: dict[str, Any]) -> Output:
@@ -35,21 +40,49 @@ def records_output(
 
 
 def eval_table(rows: list[Any], report: dict[str, Any]) -> Table:
-    """Evaluation rows (one per run) as percentages, with the ANN-vs-exact overlap."""
+    """Evaluation rows (one per run) as percentages with their 95% intervals, and the
+    ANN-vs-exact overlap."""
     names = list(rows[0].measures)
     table = Table(title=f"{report['queries']} judged queries", title_justify="left")
     table.add_column("run", style="bold")
     for name in names:
         table.add_column(name, justify="right")
     for row in rows:
-        table.add_row(row.name, *(f"{100 * row.measures[n]:.2f}" for n in names))
-    notes = []
+        table.add_row(escape(row.name), *(_with_interval(row, n) for n in names))
+    notes = ["[dim]mean (95% bootstrap interval over queries)[/]"]
     if report.get("unanswered"):
         notes.append(f"{report['unanswered']} judged queries not answered count as 0")
     overlap = [key for key in report if key.startswith("ann_recall@")]
     if overlap:
         notes.append(f"ANN recall@{report['k']} against exact search: {report[overlap[0]]:.4f}")
-    table.caption = "; ".join(notes) or None
+    table.caption = "; ".join(notes)
+    return table
+
+
+def _with_interval(row: Any, name: str) -> str:
+    low, high = row.intervals.get(name, (row.measures[name],) * 2)
+    return f"{100 * row.measures[name]:.2f} [dim]({100 * low:.1f}–{100 * high:.1f})[/]"
+
+
+def comparison_table(comparisons: list[dict[str, Any]]) -> Table:
+    """Paired differences ``b - a`` in points, with their interval and p-value."""
+    names = list(comparisons[0]["measures"])
+    table = Table(title="paired differences (b - a)", title_justify="left")
+    table.add_column("b - a", style="bold")
+    for name in names:
+        table.add_column(name, justify="right")
+    for c in comparisons:
+        cells = []
+        for name in names:
+            d = c["measures"][name]
+            mark = "[bold]*[/]" if d["p_value"] < 0.05 else " "
+            low, high = d["interval"]
+            cells.append(f"{100 * d['mean']:+.2f}{mark} [dim]({100 * low:+.1f}–{100 * high:+.1f}) "
+                         f"p={d['p_value']:.3f}[/]")  # fmt: skip
+        table.add_row(f"{escape(c['b'])} - {escape(c['a'])}", *cells)
+    table.caption = (
+        "[dim]points; (95% bootstrap interval); two-sided paired randomization test; * p < 0.05[/]"
+    )
     return table
 
 

@@ -13,7 +13,7 @@ from tasksift.chunks import Chunk, Chunker
 from tasksift.errors import InputError
 from tasksift.index.manifest import Manifest, ModelInfo
 from tasksift.onnx.embedder import export_embedder
-from tasksift.options import ChunkingConfig
+from tasksift.options import AdaptiveRule, ChunkingConfig
 from tasksift.pipeline.plan import IndexOptions, Reporter
 from tasksift.prompts import PromptSet, Task, config_prompts, resolve_prompts
 from tasksift.vectors.embedder import Embedder, SentenceTransformerEmbedder, load_embedder
@@ -86,6 +86,7 @@ def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
         documents=0,
         chunks=0,
         corpus_root=str(corpus.resolve()),
+        fusion=AdaptiveRule(),
     )
     return OpenModel(embedder, prompts, chunker, config, manifest)
 

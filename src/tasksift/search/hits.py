@@ -26,6 +26,8 @@ class Explanation:
     matched_terms: tuple[str, ...] = ()  # query words whose terms the chunk holds
     matched_words: tuple[str, ...] = ()  # words of the chunk that matched, for highlights
     first_stage_rank: int | None = None  # with --rerank: the chunk's place before reranking
+    fusion_weight: float | None = None  # hybrid (not RRF): the dense weight the query got
+    weight_reason: str | None = None  # and why
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Hit:
     line_start: int | None = None
     line_end: int | None = None
     rerank_score: float | None = None
+    relevance: float | None = None  # estimated probability of relevance (see relevance)
     explanation: Explanation | None = None
 
 

@@ -22,10 +22,24 @@ from tasksift.guard import check_request
 from tasksift.index.manifest import Manifest
 from tasksift.index.reader import LoadedIndex, load_index, read_manifest
 from tasksift.onnx.embedder import open_index_embedder
-from tasksift.options import DEFAULT_CANDIDATES, DocumentFilter, SearchMode, SearchRequest
+from tasksift.options import (
+    DEFAULT_CANDIDATES,
+    DocumentFilter,
+    FusionMethod,
+    SearchMode,
+    SearchRequest,
+)
 from tasksift.search.bm25 import Bm25Retriever
 from tasksift.search.dense import DenseRetriever
-from tasksift.search.fusion import Fusion, chunk_scale, fuse, ranks_in, segment_best
+from tasksift.search.fusion import (
+    Fusion,
+    Weight,
+    chunk_scale,
+    fuse,
+    ranks_in,
+    segment_best,
+    weigh,
+)
 from tasksift.search.hits import (
     Explanation,
     Hit,
@@ -34,6 +48,7 @@ from tasksift.search.hits import (
     hits_of,
     rank_hits,
 )
+from tasksift.search.relevance import with_relevance
 from tasksift.search.retriever import QueryScores, Retriever, RowSubset
 from tasksift.vectors.embedder import Embedder
 from tasksift.vectors.encoding import Role, encode_with_prompt
@@ -129,6 +144,8 @@ class Searcher:
             embedder, note = loaders.embedder(index_dir, manifest)
             notes += [note] if note else []
         fusion = fusion or Fusion()
+        if fusion.method is FusionMethod.ADAPTIVE and manifest.fusion is not None:
+            fusion = replace(fusion, rule=manifest.fusion)  # the rule the index recorded
         return cls(index, embedder, chosen, fusion, reranker, candidates, notes, loaders.counter)
 
     @property
@@ -194,9 +211,18 @@ class Searcher:
                 rank_hits(h, k) if chunks else best_per_document(h, k, "rerank_score", per_doc)
                 for h in reranked
             ]
+        found = [with_relevance(self._relevance_mode, hits) for hits in found]
         if not explain:
             return [[replace(h, explanation=None) for h in hits] for hits in found]
         return [self._with_terms(q, hits) for q, hits in zip(queries, found, strict=True)]
+
+    @property
+    def _relevance_mode(self) -> str:
+        """Which relevance map fits this searcher's scores (RRF's have no scale: its dense
+        side's)."""
+        if self.mode is SearchMode.HYBRID and self.fusion.method is FusionMethod.RRF:
+            return SearchMode.DENSE.value
+        return self.mode.value
 
     def _alone(
         self, query: QueryScores, dense: bool, count: int, chunks: bool, per_doc: int
@@ -251,9 +277,12 @@ class Searcher:
         rows = np.unique(np.concatenate([dense_rows, lexical_rows]))
         dense_scores, lexical_scores = dense.of_rows(rows), lexical.of_rows(rows)
         dense_rank, lexical_rank = ranks_in(rows, dense_rows), ranks_in(rows, lexical_rows)
-        fused = fuse(self.fusion, dense_scores, lexical_scores, dense_rank, lexical_rank)
+        weight = weigh(self.fusion, dense_scores, lexical_scores)
+        fused = fuse(self.fusion, weight, dense_scores, lexical_scores, dense_rank, lexical_rank)
         order = np.lexsort((rows, -fused))[:count]
-        explain = _explainer(dense_scores, dense_rank, lexical_scores, lexical_rank, fused)
+        explain = self._explainer(
+            weight, dense_scores, dense_rank, lexical_scores, lexical_rank, fused
+        )
         return [
             replace(hit_at(self.index, int(rows[i]), float(fused[i]), rank), explanation=explain(i))
             for rank, i in enumerate(order, start=1)
@@ -272,21 +301,50 @@ class Searcher:
         dense_scores, dense_first = segment_best(dense.of_rows(rows), starts)
         lexical_scores, lexical_first = segment_best(lexical.of_rows(rows), starts)
         dense_rank, lexical_rank = ranks_in(docs, dense_docs), ranks_in(docs, lexical_docs)
-        fused = fuse(self.fusion, dense_scores, lexical_scores, dense_rank, lexical_rank)
+        weight = weigh(self.fusion, dense_scores, lexical_scores)
+        fused = fuse(self.fusion, weight, dense_scores, lexical_scores, dense_rank, lexical_rank)
         order = np.lexsort((docs, -fused))[:count]
-        explain = _explainer(dense_scores, dense_rank, lexical_scores, lexical_rank, fused)
+        explain = self._explainer(
+            weight, dense_scores, dense_rank, lexical_scores, lexical_rank, fused
+        )
         hits = []
         for rank, i in enumerate(order, start=1):
             by_dense = _ranks_higher(int(dense_rank[i]), int(lexical_rank[i]))
             row = rows[dense_first[i]] if by_dense else rows[lexical_first[i]]
             hit = hit_at(self.index, int(row), float(fused[i]), rank)
             hits.append(replace(hit, explanation=explain(i)))
-        scale = chunk_scale(self.fusion, dense_scores, lexical_scores)
+        scale = chunk_scale(weight, dense_scores, lexical_scores)
         return self._more_chunks(
             hits, per_doc, lambda rows: scale(dense.of_rows(rows), lexical.of_rows(rows))
         )
 
     # -- explanations
+
+    def _explainer(
+        self,
+        weight: Weight | None,
+        dense: np.ndarray,
+        dense_rank: np.ndarray,
+        lexical: np.ndarray,
+        lexical_rank: np.ndarray,
+        fused: np.ndarray,
+    ) -> Callable[[int], Explanation]:
+        """The explanation of fused candidate ``i``, with the query's fusion weight."""
+        reason = weight.reason(self.fusion.rule) if weight is not None else None
+        alpha = weight.alpha if weight is not None else None
+
+        def explain(i: int) -> Explanation:
+            return Explanation(
+                float(dense[i]),
+                int(dense_rank[i]) or None,
+                float(lexical[i]),
+                int(lexical_rank[i]) or None,
+                float(fused[i]),
+                fusion_weight=alpha,
+                weight_reason=reason,
+            )
+
+        return explain
 
     def _with_terms(self, query: str, hits: list[Hit]) -> list[Hit]:
         """Hits whose explanation lists the query words found in their chunk."""
@@ -302,27 +360,6 @@ class Searcher:
             terms = replace(base, matched_terms=tuple(query_words), matched_words=tuple(text_words))
             explained.append(replace(hit, explanation=terms))
         return explained
-
-
-def _explainer(
-    dense: np.ndarray,
-    dense_rank: np.ndarray,
-    lexical: np.ndarray,
-    lexical_rank: np.ndarray,
-    fused: np.ndarray,
-) -> Callable[[int], Explanation]:
-    """The explanation of fused candidate ``i``."""
-
-    def explain(i: int) -> Explanation:
-        return Explanation(
-            float(dense[i]),
-            int(dense_rank[i]) or None,
-            float(lexical[i]),
-            int(lexical_rank[i]) or None,
-            float(fused[i]),
-        )
-
-    return explain
 
 
 def _ranks_higher(dense_rank: int, lexical_rank: int) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from tasksift.errors import NoHitsError
 from tasksift.options import DocumentFilter, FusionMethod, OutputFormat, SearchMode, SearchRequest
 from tasksift.prompts import Task
 from tasksift.queries import Query
@@ -22,6 +23,7 @@ from tasksift.queries import Query
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from tasksift.search.hits import Hit
     from tasksift.search.searcher import Loaders, Searcher
 
 
@@ -47,11 +49,12 @@ class SearchArgs:
     types: tuple[str, ...] = ()
     mode: str | None = None
     explain: bool = False
-    fusion: str = "convex"
+    fusion: str = "adaptive"
     alpha: float = 0.7
     fusion_depth: int = 100
     rerank_model: str | None = None  # None: no reranking
     candidates: int = 50
+    min_relevance: float | None = None  # keep only hits whose relevance reaches it
 
 
 class Declined(Exception):
@@ -145,9 +148,19 @@ def answer(
         if texts
         else []
     )
+    results = relevant(results, args.min_relevance)
     fmt = OutputFormat(args.fmt)
     if args.single:
         emit(hits_output(texts[0], results[0]), fmt, out, console)
-        return
-    triples = [(q.qid, q.text, hits) for q, hits in zip(queries, results, strict=True)]
-    emit(batch_output(triples), fmt, out, console)
+    else:
+        triples = [(q.qid, q.text, hits) for q, hits in zip(queries, results, strict=True)]
+        emit(batch_output(triples), fmt, out, console)
+    if args.min_relevance is not None and texts and not any(results):
+        raise NoHitsError(f"no hit reaches relevance {args.min_relevance:g}")
+
+
+def relevant(results: list[list[Hit]], floor: float | None) -> list[list[Hit]]:
+    """Each query's hits whose relevance reaches ``floor`` (all of them without one)."""
+    if floor is None:
+        return results
+    return [[h for h in hits if (h.relevance or 0.0) >= floor] for hits in results]

@@ -34,6 +34,14 @@ def socket_path(index_dir: Path) -> Path:
     return index_dir / SOCKET_NAME
 
 
+def build() -> str:
+    """This tasksift's version and where it is installed: a service runs a command line
+    only for a caller of the same build (one started before an upgrade does not)."""
+    import tasksift
+
+    return f"{tasksift.__version__} {Path(tasksift.__file__).parent}"
+
+
 def environment() -> dict[str, str]:
     """The variables of this process that change what a search answers."""
     return {name: os.environ[name] for name in ENVIRONMENT if name in os.environ}
@@ -63,6 +71,7 @@ def request(index_dir: Path, argv: list[str]) -> dict[str, Any]:
     """The request that asks the service of ``index_dir`` to run ``tasksift ARGV``."""
     return {
         "v": PROTOCOL_VERSION,
+        "tasksift": build(),
         "index": str(index_dir.resolve()),
         "argv": argv,
         "cwd": os.getcwd(),

@@ -30,6 +30,7 @@ from tasksift.serve.catalog import Catalog
 from tasksift.serve.protocol import (
     CONNECT_SECONDS,
     PROTOCOL_VERSION,
+    build,
     encode,
     environment,
     socket_path,
@@ -106,8 +107,8 @@ class SearchService:
         """The answer to one request line: ``{"writes", "code"}`` or ``{"fallback": why}``."""
         try:
             request = json.loads(line)
-            if request.get("v") != PROTOCOL_VERSION:
-                return {"fallback": "another protocol version"}
+            if request.get("v") != PROTOCOL_VERSION or request.get("tasksift") != build():
+                return {"fallback": "another version of tasksift"}
             argv, cwd, terminal = request["argv"], request["cwd"], request["terminal"]
             served = self.catalog.at(Path(request["index"]))
             if served is None:

@@ -1,0 +1,191 @@
+"""Fusion studied offline: each collection's candidates searched once, every setting scored
+from the cache. This is how adaptive fusion's rule (``options.AdaptiveRule``) was chosen.
+
+    python bench/fusion_offline.py [--collections scifact,pyfaq,pyglossary,texindex,debman]
+
+For each collection it opens the index as shipped (ANN graph), takes each side's top 100
+documents per query, scores every candidate on both sides (as hybrid search does) and caches
+document ids, dense and BM25 scores and ranks, and the query's analyzed term count under
+bench/results/fusion_cache/NAME.pkl. Then it scores, from the cache: dense, lexical, convex
+0.7 (the default today), convex 0.3, RRF k=60, and a per-query weight that falls with the
+query's length, alpha = clip(a - b * log2(terms)), whose (a, b) is chosen leave one collection
+out (fit on the others, scored on this one). nDCG@10 here is computed on the cached
+candidates (every judged query counted); it matches `tasksift eval` for dense, lexical and
+the convex settings. Prints one table and writes bench/results/fusion_offline.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from common import RESULTS
+
+CACHE = RESULTS / "fusion_cache"
+COLLECTIONS = RESULTS / "collections"
+SCIFACT = Path(__file__).resolve().parent.parent.parent / "shared/collections/scifact"
+DEPTH = 100
+GRID_A = np.round(np.arange(0.3, 1.01, 0.05), 2)
+GRID_B = np.round(np.arange(0.0, 0.31, 0.025), 3)
+GRID_PEAK = np.round(np.arange(0.0, 0.21, 0.025), 3)
+
+
+def paths(name: str) -> tuple[Path, Path]:
+    folder = {"scifact": SCIFACT, "scifact-train": SCIFACT / "train"}.get(name, COLLECTIONS / name)
+    index = {"pyfaq": "pydocs", "pyglossary": "pydocs", "scifact-train": "scifact"}.get(name, name)
+    return folder, RESULTS / f"{index}.tasksift"
+
+
+def candidates(name: str) -> dict:
+    """Per judged query: candidate doc ids, both sides' scores and ranks, term count."""
+    cached = CACHE / f"{name}.pkl"
+    if cached.is_file():
+        return pickle.loads(cached.read_bytes())
+    from tasksift.evaluate import judged_queries
+    from tasksift.options import SearchMode, SearchRequest
+    from tasksift.queries import read_qrels, read_queries
+    from tasksift.search.fusion import ranks_in, segment_best
+    from tasksift.search.searcher import Searcher
+
+    folder, index = paths(name)
+    qrels = read_qrels(folder / "qrels.tsv")
+    judged = judged_queries(list(qrels), qrels)
+    asked = [q for q in read_queries(str(folder / "queries.jsonl")).queries if q.qid in judged]
+    searcher = Searcher.open(index, SearchRequest(), mode=SearchMode.HYBRID)
+    texts = [q.text for q in asked]
+    dense_side, lexical_side = (r.query(texts, None) for r in searcher.retrievers())
+    groups, doc_ids = searcher.index.documents, searcher.index.column("doc_id")
+    analyzer = searcher.index.lexical.analyzer
+    queries = []
+    for q, dense, lexical in zip(asked, dense_side, lexical_side, strict=True):
+        dense_docs = groups.codes[dense.top_documents(DEPTH).rows]
+        lexical_docs = groups.codes[lexical.top_documents(DEPTH).rows]
+        docs = np.unique(np.concatenate([dense_docs, lexical_docs]).astype(np.int64))
+        rows, starts = groups.rows_of_many(docs)
+        first_rows = rows[starts]
+        queries.append({
+            "qid": q.qid,
+            "docs": [doc_ids[int(searcher.index.labels[r])].as_py() for r in first_rows],
+            "dense": segment_best(dense.of_rows(rows), starts)[0],
+            "lexical": segment_best(lexical.of_rows(rows), starts)[0],
+            "dense_rank": ranks_in(docs, dense_docs),
+            "lexical_rank": ranks_in(docs, lexical_docs),
+            "terms": len(analyzer.terms(q.text)) if hasattr(analyzer, "terms") else None,
+            "words": len(q.text.split()),
+        })  # fmt: skip
+    data = {"judged": judged, "qrels": {q: qrels[q] for q in judged}, "queries": queries}
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(pickle.dumps(data))
+    return data
+
+
+def minmax(x: np.ndarray) -> np.ndarray:
+    low, high = x.min(), x.max()
+    return (x - low) / (high - low) if high - low > 1e-12 else np.ones_like(x)
+
+
+def ndcg10(data: dict, score) -> np.ndarray:  # noqa: ANN001
+    """nDCG@10 per judged query of the ranking ``score(query) -> scores of its candidates``
+    (NaN for a candidate means not returned)."""
+    out = dict.fromkeys(data["judged"], 0.0)
+    for q in data["queries"]:
+        s = score(q)
+        keep = ~np.isnan(s)
+        docs = np.array(q["docs"])[keep]
+        order = np.lexsort((docs, -s[keep]))[:10]
+        gains = data["qrels"][q["qid"]]
+        dcg = sum(gains.get(docs[i], 0) / math.log2(r + 2) for r, i in enumerate(order))
+        ideal = sorted((g for g in gains.values() if g > 0), reverse=True)[:10]
+        out[q["qid"]] = dcg / sum(g / math.log2(r + 2) for r, g in enumerate(ideal))
+    return np.array(list(out.values()))
+
+
+def convex(alpha):  # noqa: ANN001, ANN201
+    def score(q: dict) -> np.ndarray:
+        a = alpha(q) if callable(alpha) else alpha
+        return a * minmax(q["dense"]) + (1 - a) * minmax(q["lexical"])
+
+    return score
+
+
+def by_length(a: float, b: float):  # noqa: ANN201
+    return convex(lambda q: float(np.clip(a - b * math.log2(max(q["words"], 1)), 0.1, 0.9)))
+
+
+def by_peaks(a: float, b: float):  # noqa: ANN201
+    """The shipped family: the rule ``AdaptiveRule(base=a, slope=b)`` applied by tasksift."""
+    from tasksift.options import AdaptiveRule
+    from tasksift.search.fusion import Fusion, weigh
+
+    fusion = Fusion(rule=AdaptiveRule(base=a, slope=b))
+    return convex(lambda q: weigh(fusion, np.asarray(q["dense"]), np.asarray(q["lexical"])).alpha)
+
+
+def only(side: str):  # noqa: ANN201
+    return lambda q: np.where(q[f"{side}_rank"] > 0, q[side], np.nan)
+
+
+def rrf(q: dict) -> np.ndarray:
+    return sum(np.where(r > 0, 1 / (60 + r), 0.0) for r in (q["dense_rank"], q["lexical_rank"]))
+
+
+def fit(datas: list[dict], family, grid_b: np.ndarray) -> tuple[float, float]:  # noqa: ANN001
+    """(a, b) of ``family`` with the best mean (over collections) nDCG@10."""
+    best, chosen = -1.0, (0.7, 0.0)
+    for a in GRID_A:
+        for b in grid_b:
+            mean = float(np.mean([ndcg10(d, family(a, b)).mean() for d in datas]))
+            if mean > best:
+                best, chosen = mean, (float(a), float(b))
+    return chosen
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--collections", default="scifact,pyfaq,pyglossary,texindex,debman")
+    names = parser.parse_args().collections.split(",")
+    datas = {n: candidates(n) for n in names}
+    from tasksift.options import AdaptiveRule
+
+    shipped = AdaptiveRule()
+    settings = {"dense": only("dense"), "lexical": only("lexical"), "convex 0.7 (today)":
+                convex(0.7), "convex 0.3": convex(0.3), "rrf k=60": rrf,
+                "adaptive (shipped)": by_peaks(shipped.base, shipped.slope)}  # fmt: skip
+    table = {label: {n: 100 * ndcg10(datas[n], f).mean() for n in names}
+             for label, f in settings.items()}  # fmt: skip
+    fitted: dict[str, dict[str, tuple[float, float]]] = {}
+    for label, family, grid in (
+        ("by length", by_length, GRID_B),
+        ("by peaks", by_peaks, GRID_PEAK),
+    ):
+        for n in names:
+            others = [
+                datas[m] for m in names if m != n and not {m, n} <= {"scifact", "scifact-train"}
+            ]
+            fitted.setdefault(label, {})[n] = fit(others, family, grid)
+            row = table.setdefault(f"{label}, LOCO", {})
+            row[n] = 100 * ndcg10(datas[n], family(*fitted[label][n])).mean()
+    print("nDCG@10 (percent) on the cached candidates, every judged query counted")
+    print(f"{'setting':<22}" + "".join(f"{n:>12}" for n in names) + f"{'mean':>9}")
+    for label, row in table.items():
+        print(f"{label:<22}" + "".join(f"{row[n]:>12.2f}" for n in names)
+              + f"{np.mean(list(row.values())):>9.2f}")  # fmt: skip
+    print("LOCO fits (a, b):", fitted)
+    words = {n: float(np.mean([q["words"] for q in datas[n]["queries"]])) for n in names}
+    print("mean query words:", {n: round(w, 1) for n, w in words.items()})
+    out = RESULTS / "fusion_offline.json"
+    out.write_text(
+        json.dumps({"ndcg@10": table, "loco_fits": fitted, "query_words": words}, indent=2)
+    )
+    print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
