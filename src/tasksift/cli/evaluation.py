@@ -12,6 +12,7 @@ import typer
 from tasksift.cli.console import report_problems
 from tasksift.cli.options import (
     REPORT_FORMATS,
+    AdapterOption,
     AlphaOption,
     AnyTask,
     Candidates,
@@ -94,6 +95,7 @@ def evaluate(
     ] = False,
     task: TaskOption = None,
     model: ModelOption = None,
+    adapter: AdapterOption = None,
     fusion: FusionOption = FusionMethod.CONVEX,
     alpha: AlphaOption = DEFAULT_ALPHA,
     fusion_depth: FusionDepth = DEFAULT_FUSION_DEPTH,
@@ -127,7 +129,7 @@ def evaluate(
     every = mode is EvalMode.ALL
     searcher = open_searcher(
         index_path,
-        SearchRequest(task, model),
+        SearchRequest(task, model, adapter=adapter),
         rerank,
         rerank_model,
         max(candidates, depth),

@@ -13,6 +13,7 @@ import typer
 from tasksift.cli.console import note, report_problems
 from tasksift.cli.options import (
     SEARCH_FORMATS,
+    AdapterOption,
     AlphaOption,
     Candidates,
     DocumentPrompt,
@@ -133,6 +134,7 @@ def search(
     k: Annotated[int, typer.Option("-k", "--top", min=1, help="Results per query.")] = 10,
     task: TaskOption = None,
     model: ModelOption = None,
+    adapter: AdapterOption = None,
     query_prompt: QueryPrompt = None,
     document_prompt: DocumentPrompt = None,
     instruction: Instruction = None,
@@ -174,7 +176,7 @@ def search(
     if query is not None and not query.strip():
         raise typer.BadParameter("the query is empty", param_hint="QUERY")
     batch = read_queries(queries_file) if queries_file is not None else None
-    request = SearchRequest(task, model, query_prompt, document_prompt, instruction)
+    request = SearchRequest(task, model, query_prompt, document_prompt, instruction, adapter)
     searcher = open_searcher(
         index_path,
         request,

@@ -111,9 +111,9 @@ def _document_embedder(index: LoadedIndex) -> Embedder:
     same = (prompts.query, prompts.query_adapter) == (prompts.document, prompts.document_adapter)
     if not same:
         return load_query_embedder(index.manifest)
-    embedder, note = open_query_embedder(index.path, index.manifest)
-    if note:
-        note(note)
+    embedder, skipped = open_query_embedder(index.path, index.manifest)
+    if skipped:
+        note(skipped)
     return embedder
 
 

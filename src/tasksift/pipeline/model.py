@@ -16,6 +16,7 @@ from tasksift.onnx.embedder import export_query_encoder
 from tasksift.options import ChunkingConfig
 from tasksift.pipeline.plan import IndexOptions, Reporter
 from tasksift.prompts import PromptSet, Task, config_prompts, resolve_prompts
+from tasksift.vectors.adapters import read_adapter
 from tasksift.vectors.embedder import Embedder, SentenceTransformerEmbedder, load_embedder
 from tasksift.vectors.models import DEFAULT_MODEL
 
@@ -40,6 +41,7 @@ def open_index_model(manifest: Manifest) -> OpenModel:
         manifest.model.name,
         trust_remote_code=manifest.model.trust_remote_code,
         expected_fingerprint=manifest.model.fingerprint,
+        adapter=manifest.adapter,
     )
     chunker = Chunker(embedder.tokenizer, embedder.max_seq_length, manifest.prompts.document)
     config = manifest.chunking
@@ -47,11 +49,14 @@ def open_index_model(manifest: Manifest) -> OpenModel:
 
 
 def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
-    """The model a new index asks for, with the manifest that records it."""
-    embedder = load_embedder(
-        options.model or DEFAULT_MODEL, trust_remote_code=options.trust_remote_code
-    )
+    """The model a new index asks for (with its adapter), and the manifest that records it."""
     task = options.task or Task.RETRIEVAL
+    adapter = read_adapter(options.adapter) if options.adapter else None
+    embedder = load_embedder(
+        options.model or DEFAULT_MODEL,
+        trust_remote_code=options.trust_remote_code,
+        adapter=adapter,
+    )
     prompts = resolve_prompts(
         embedder.name,
         task,
@@ -73,7 +78,7 @@ def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
             name=embedder.name,
             path=str(embedder.source.path) if embedder.source.path else None,
             revision=embedder.source.revision,
-            fingerprint=embedder.fingerprint,
+            fingerprint=embedder.weights_fingerprint,
             dimension=embedder.dimension,
             max_seq_length=embedder.max_seq_length,
             trust_remote_code=options.trust_remote_code,
@@ -85,6 +90,7 @@ def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
         documents=0,
         chunks=0,
         corpus_root=str(corpus.resolve()),
+        adapter=adapter,
     )
     return OpenModel(embedder, prompts, chunker, config, manifest)
 

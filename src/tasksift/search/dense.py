@@ -32,6 +32,7 @@ def load_query_embedder(manifest: Manifest) -> Embedder:
         manifest.model.name,
         trust_remote_code=manifest.model.trust_remote_code,
         expected_fingerprint=manifest.model.fingerprint,
+        adapter=manifest.adapter,
     )
 
 

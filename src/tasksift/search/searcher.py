@@ -34,6 +34,7 @@ from tasksift.search.hits import (
     rank_hits,
 )
 from tasksift.search.retriever import QueryScores, Retriever, RowSubset
+from tasksift.vectors.adapters import read_adapter
 from tasksift.vectors.embedder import Embedder
 
 if TYPE_CHECKING:
@@ -60,6 +61,14 @@ def _why_no_lexical(manifest: Manifest) -> str:
     if manifest.lexical is None:
         return "built before tasksift had one"
     return "its first indexing run was interrupted; the lexical side is built at the end"
+
+
+def _with_adapter(manifest: Manifest, request: SearchRequest) -> Manifest:
+    """The manifest with the adapter's place the search gives (the guard checked it is the
+    index's adapter), so that a moved adapter loads from where it is now."""
+    if request.adapter is None:
+        return manifest
+    return replace(manifest, adapter=read_adapter(request.adapter))
 
 
 @dataclass
@@ -105,7 +114,7 @@ class Searcher:
         index = load_index(index_dir, manifest, lexical=wants_lexical)
         embedder = None
         if chosen is not SearchMode.LEXICAL:
-            embedder, note = open_query_embedder(index_dir, manifest)
+            embedder, note = open_query_embedder(index_dir, _with_adapter(manifest, request))
             notes += [note] if note else []
         return cls(index, embedder, chosen, fusion or Fusion(), reranker, candidates, notes)
 

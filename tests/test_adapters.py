@@ -1,0 +1,139 @@
+"""LoRA adapters: an index records and guards its adapter, searches and task commands load
+it, the ONNX query path carries it; `tasksift adapt` trains one from an index's chunks.
+
+All on a tiny random BERT sentence-transformer with PEFT adapters of its own (real files,
+real CLI processes)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import (
+    MINI_CORPUS,
+    assert_one_line_error,
+    random_lora,
+    run_cli,
+    sidecar_table,
+    tiny_embedder,
+    tree_digest,
+)
+
+pytest.importorskip("peft")
+
+QUERY = "how do banks decide on loans"
+
+
+@pytest.fixture(scope="module")
+def tiny(minilm_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_embedder(minilm_path, tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def loras(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("loras")
+    return random_lora(tiny, root / "one", 1), random_lora(tiny, root / "two", 2)
+
+
+@pytest.fixture(scope="module")
+def adapted(tiny: Path, loras: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory):
+    """The mini corpus indexed with the tiny model and the first adapter: (corpus, index)."""
+    root = tmp_path_factory.mktemp("adapted")
+    shutil.copytree(MINI_CORPUS, root / "corpus")
+    result = run_cli(
+        "index", root / "corpus", "-i", root / "index", "-m", tiny, "--adapter", loras[0], "-q"
+    )
+    assert result.code == 0, result.stderr
+    return root / "corpus", root / "index"
+
+
+def peft_model(tiny: Path, lora: Path | None):
+    """The reference: sentence-transformers with the adapter applied by PEFT, not merged."""
+    from peft import PeftModel
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(tiny), device="cpu")
+    if lora is not None:
+        model[0].model = PeftModel.from_pretrained(model[0].model, str(lora))
+    return model
+
+
+def test_index_records_the_adapter_and_info_shows_it(adapted, loras) -> None:
+    result = run_cli("info", "-i", adapted[1], "-f", "json")
+    assert result.code == 0, result.stderr
+    record = json.loads(result.stdout)
+    adapter = record["adapter"]
+    assert adapter["path"] == str(loras[0].resolve())
+    assert adapter["fingerprint"].startswith("sha256:")
+    assert (adapter["rank"], adapter["alpha"]) == (4, 8.0)
+    assert adapter["target_modules"] == ["query", "value"]
+    assert adapter["task"] is None  # not made by `tasksift adapt`
+    assert record["fast_path"]["passed"]
+
+
+def test_vectors_and_onnx_queries_are_the_model_plus_adapter(adapted, tiny, loras) -> None:
+    """Stored chunk vectors and the torch-free query encoder both match PEFT's unmerged
+    adapter within 1e-4 cosine, and differ from the model without it."""
+    from tasksift.index.reader import load_index
+    from tasksift.search.dense import open_query_embedder
+
+    index = load_index(adapted[1])
+    table = sidecar_table(adapted[1])
+    stored = index.vectors.of(np.asarray(table.column("label").to_numpy()))
+    reference, base = peft_model(tiny, loras[0]), peft_model(tiny, None)
+    texts = table.column("text").to_pylist()
+    expected = reference.encode(texts, normalize_embeddings=True)
+    assert np.min(np.sum(stored * expected, axis=1)) > 1 - 1e-4
+    assert np.max(np.sum(stored * base.encode(texts, normalize_embeddings=True), axis=1)) < 0.999
+
+    embedder, note = open_query_embedder(adapted[1], index.manifest)
+    assert note is None and type(embedder).__name__ != "SentenceTransformerEmbedder"
+    query = embedder.encode([QUERY], "")[0]
+    assert float(query @ reference.encode([QUERY], normalize_embeddings=True)[0]) > 1 - 1e-4
+
+
+def test_search_and_task_commands_load_the_adapter(adapted, loras) -> None:
+    """Search takes the index's own adapter; a task command on the torch path (no ONNX
+    encoder) merges it into the model."""
+    torch_path = {"TASKSIFT_FAST_PATH": "0"}
+    found = run_cli("search", QUERY, "-i", adapted[1], "--adapter", loras[0], "-f", "json")
+    assert found.code == 0, found.stderr
+    assert json.loads(found.stdout)["results"]
+    similar = run_cli("similar", "--text", QUERY, "-i", adapted[1], "-f", "json", env=torch_path)
+    assert similar.code == 0, similar.stderr
+    assert json.loads(similar.stdout)["results"]
+
+
+def test_a_search_with_another_adapter_is_refused(adapted, loras, built_index) -> None:
+    other = run_cli("search", QUERY, "-i", adapted[1], "--adapter", loras[1])
+    assert other.code == 3
+    assert_one_line_error(other)
+    assert "built with adapter" in other.stderr and str(loras[1]) in other.stderr
+    none = run_cli("search", QUERY, "-i", built_index, "--adapter", loras[0])
+    assert none.code == 3
+    assert_one_line_error(none)
+    assert "built with no adapter" in none.stderr
+
+
+def test_an_update_with_another_adapter_is_refused(adapted, loras) -> None:
+    corpus, index = adapted
+    before = tree_digest(index)
+    result = run_cli("index", corpus, "-i", index, "--adapter", loras[1])
+    assert result.code == 3
+    assert_one_line_error(result)
+    assert tree_digest(index) == before
+
+
+def test_a_folder_that_is_not_an_adapter_is_refused(adapted, tiny, tmp_path) -> None:
+    result = run_cli("search", QUERY, "-i", adapted[1], "--adapter", tiny)
+    assert result.code == 1
+    assert_one_line_error(result)
+    assert "not a PEFT adapter folder" in result.stderr
+    missing = run_cli("index", adapted[0], "-i", tmp_path / "i", "--adapter", tmp_path / "no")
+    assert missing.code == 1
+    assert_one_line_error(missing)
+    assert not (tmp_path / "i").exists()
