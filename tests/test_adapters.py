@@ -34,21 +34,48 @@ def tiny(minilm_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def loras(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("loras")
-    return random_lora(tiny, root / "one", 1), random_lora(tiny, root / "two", 2)
+def plain(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The mini corpus indexed with the tiny model and no adapter: (corpus, index)."""
+    root = tmp_path_factory.mktemp("plain")
+    shutil.copytree(MINI_CORPUS, root / "corpus")
+    result = run_cli("index", root / "corpus", "-i", root / "index", "-m", tiny, "-q")
+    assert result.code == 0, result.stderr
+    return root / "corpus", root / "index"
 
 
 @pytest.fixture(scope="module")
-def adapted(tiny: Path, loras: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory):
-    """The mini corpus indexed with the tiny model and the first adapter: (corpus, index)."""
-    root = tmp_path_factory.mktemp("adapted")
-    shutil.copytree(MINI_CORPUS, root / "corpus")
-    result = run_cli(
-        "index", root / "corpus", "-i", root / "index", "-m", tiny, "--adapter", loras[0], "-q"
-    )
+def trained(plain: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory):
+    """`tasksift adapt` on the plain index, a few steps: (its output, the adapter folder)."""
+    out = tmp_path_factory.mktemp("trained") / "adapter"
+    result = run_cli("adapt", "-i", plain[1], "--out", out, "--max-steps", "3",
+                     "--batch-size", "4", "--learning-rate", "0.05")  # fmt: skip
     assert result.code == 0, result.stderr
-    return root / "corpus", root / "index"
+    return result.stdout, out
+
+
+@pytest.fixture(scope="module")
+def loras(trained, tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The trained adapter, and another one (random) for the same model."""
+    return trained[1], random_lora(tiny, tmp_path_factory.mktemp("loras") / "other", 2)
+
+
+@pytest.fixture(scope="module")
+def adapted(plain, loras, tiny: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The mini corpus indexed with the tiny model and the trained adapter: (corpus, index)."""
+    index = tmp_path_factory.mktemp("adapted") / "index"
+    result = run_cli("index", plain[0], "-i", index, "-m", tiny, "--adapter", loras[0], "-q")
+    assert result.code == 0, result.stderr
+    return plain[0], index
+
+
+def test_adapt_reports_before_and_after_and_how_to_reindex(trained, tiny: Path) -> None:
+    stdout, out = trained
+    assert "held-out MRR@10" in stdout and " before, " in stdout
+    assert f"tasksift index {MINI_CORPUS.name}" not in stdout  # the corpus's own path
+    assert f"--adapter {out}" in stdout
+    facts = json.loads((out / "tasksift_adapter.json").read_text())
+    assert facts["task"] == "retrieval" and facts["base_model"] == str(tiny.resolve())
+    assert facts["trained"]["steps"] == 3 and facts["trained"]["pairs"]["sentence"] > 0
 
 
 def peft_model(tiny: Path, lora: Path | None):
@@ -69,9 +96,10 @@ def test_index_records_the_adapter_and_info_shows_it(adapted, loras) -> None:
     adapter = record["adapter"]
     assert adapter["path"] == str(loras[0].resolve())
     assert adapter["fingerprint"].startswith("sha256:")
-    assert (adapter["rank"], adapter["alpha"]) == (4, 8.0)
-    assert adapter["target_modules"] == ["query", "value"]
-    assert adapter["task"] is None  # not made by `tasksift adapt`
+    assert (adapter["rank"], adapter["alpha"]) == (8, 16.0)
+    assert adapter["target_modules"] == ["query", "value"]  # peft's default for BERT
+    assert adapter["task"] == "retrieval"
+    assert adapter["base_fingerprint"] == record["model"]["fingerprint"]
     assert record["fast_path"]["passed"]
 
 
@@ -88,7 +116,7 @@ def test_vectors_and_onnx_queries_are_the_model_plus_adapter(adapted, tiny, lora
     texts = table.column("text").to_pylist()
     expected = reference.encode(texts, normalize_embeddings=True)
     assert np.min(np.sum(stored * expected, axis=1)) > 1 - 1e-4
-    assert np.max(np.sum(stored * base.encode(texts, normalize_embeddings=True), axis=1)) < 0.999
+    assert np.max(np.sum(stored * base.encode(texts, normalize_embeddings=True), axis=1)) < 0.9995
 
     embedder, note = open_query_embedder(adapted[1], index.manifest)
     assert note is None and type(embedder).__name__ != "SentenceTransformerEmbedder"
@@ -108,12 +136,12 @@ def test_search_and_task_commands_load_the_adapter(adapted, loras) -> None:
     assert json.loads(similar.stdout)["results"]
 
 
-def test_a_search_with_another_adapter_is_refused(adapted, loras, built_index) -> None:
+def test_a_search_with_another_adapter_is_refused(adapted, loras, plain) -> None:
     other = run_cli("search", QUERY, "-i", adapted[1], "--adapter", loras[1])
     assert other.code == 3
     assert_one_line_error(other)
     assert "built with adapter" in other.stderr and str(loras[1]) in other.stderr
-    none = run_cli("search", QUERY, "-i", built_index, "--adapter", loras[0])
+    none = run_cli("search", QUERY, "-i", plain[1], "--adapter", loras[0])
     assert none.code == 3
     assert_one_line_error(none)
     assert "built with no adapter" in none.stderr
@@ -126,6 +154,20 @@ def test_an_update_with_another_adapter_is_refused(adapted, loras) -> None:
     assert result.code == 3
     assert_one_line_error(result)
     assert tree_digest(index) == before
+
+
+def test_adapt_refuses_to_overwrite(adapted, loras, tmp_path) -> None:
+    """Not the index's own adapter, even with --overwrite; nothing else without it."""
+    own = run_cli("adapt", "-i", adapted[1], "--out", loras[0], "--overwrite")
+    assert own.code == 1
+    assert_one_line_error(own)
+    assert "was built with" in own.stderr
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    taken = run_cli("adapt", "-i", adapted[1], "--out", tmp_path / "taken")
+    assert taken.code == 1
+    assert_one_line_error(taken)
+    assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
 
 
 def test_a_folder_that_is_not_an_adapter_is_refused(adapted, tiny, tmp_path) -> None:
