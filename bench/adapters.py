@@ -66,14 +66,17 @@ def judgment_pairs() -> Path:
     return target
 
 
-def build(corpus: Path, index: Path, adapter: Path | None) -> tuple[float, float]:
-    """Index ``corpus`` (with ``adapter``) from scratch; wall time and peak RSS."""
+def build(corpus: Path, index: Path, adapter: Path | None, reuse: bool = False) -> str:
+    """Index ``corpus`` (with ``adapter``) from scratch, or reuse an index there; its wall
+    time and peak RSS."""
+    if reuse and (index / "CURRENT").is_file():
+        return "reused (built by an earlier run)"
     shutil.rmtree(index, ignore_errors=True)
     extra = ["--adapter", str(adapter)] if adapter else []
     timed = timed_run([*TASKSIFT, "index", str(corpus), "--index", str(index), "-q", *extra])
     if timed.code != 0:
         sys.exit(f"indexing failed: {timed.stderr.strip()}")
-    return timed.seconds, timed.peak_rss_mib
+    return f"{timed.seconds:.1f}, {timed.peak_rss_mib:.0f}"
 
 
 def evaluate(index: Path) -> dict[str, float]:
@@ -113,6 +116,7 @@ def main() -> int:
     parser.add_argument("--max-steps", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--judgments", action="store_true", help="also train on the train split")
+    parser.add_argument("--reuse-base", action="store_true", help="keep a base index built before")
     args = parser.parse_args()
     require_scifact()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -121,8 +125,7 @@ def main() -> int:
     print(f"SciFact ({what}), all-MiniLM-L6-v2, {args.max_steps} steps of {args.batch_size}")
     record("corpus", str(corpus))
     base_index = RESULTS / f"adapters-base-{args.docs or 'all'}.tasksift"
-    seconds, rss = build(corpus, base_index, None)
-    row("index, base: s, peak RSS MiB", f"{seconds:.1f}, {rss:.0f}")
+    row("index, base: s, peak RSS MiB", build(corpus, base_index, None, args.reuse_base))
     scores = {"base": evaluate(base_index)}
     kinds = {"pseudo": None, **({"pseudo+judgments": judgment_pairs()} if args.judgments else {})}
     for name, pairs in kinds.items():
@@ -139,8 +142,7 @@ def main() -> int:
             f"{held.get('before')} -> {held.get('after')} ({held.get('queries')} queries, "
             f"{held.get('pool')} passages)")  # fmt: skip
         index = RESULTS / f"adapters-{name}-{args.docs or 'all'}.tasksift"
-        seconds, rss = build(corpus, index, out)
-        row(f"index, {name} adapter: s, peak RSS MiB", f"{seconds:.1f}, {rss:.0f}")
+        row(f"index, {name} adapter: s, peak RSS MiB", build(corpus, index, out))
         scores[name] = evaluate(index)
     record("nDCG@10", scores)
     for name, score in scores.items():

@@ -68,11 +68,10 @@ def adapted(plain, loras, tiny: Path, tmp_path_factory: pytest.TempPathFactory):
     return plain[0], index
 
 
-def test_adapt_reports_before_and_after_and_how_to_reindex(trained, tiny: Path) -> None:
+def test_adapt_reports_before_and_after_and_how_to_reindex(trained, plain, tiny: Path) -> None:
     stdout, out = trained
     assert "held-out MRR@10" in stdout and " before, " in stdout
-    assert f"tasksift index {MINI_CORPUS.name}" not in stdout  # the corpus's own path
-    assert f"--adapter {out}" in stdout
+    assert f"tasksift index {plain[0].resolve()} --adapter {out.resolve()}" in stdout
     facts = json.loads((out / "tasksift_adapter.json").read_text())
     assert facts["task"] == "retrieval" and facts["base_model"] == str(tiny.resolve())
     assert facts["trained"]["steps"] == 3 and facts["trained"]["pairs"]["sentence"] > 0
@@ -168,6 +167,16 @@ def test_adapt_refuses_to_overwrite(adapted, loras, tmp_path) -> None:
     assert taken.code == 1
     assert_one_line_error(taken)
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
+
+
+def test_adapt_refuses_bad_pairs(adapted, tmp_path) -> None:
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"query": "loans", "doc_id": "money/loan-approval.md"}\n{"query": 1}\n')
+    result = run_cli("adapt", "-i", adapted[1], "--out", tmp_path / "out", "--pairs", pairs)
+    assert result.code == 1
+    assert_one_line_error(result)
+    assert f"{pairs}:2" in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_folder_that_is_not_an_adapter_is_refused(adapted, tiny, tmp_path) -> None:

@@ -26,8 +26,8 @@ from tasksift.vectors.adapters import TASKSIFT_FILE
 from tasksift.vectors.embedder import load_embedder
 
 HELD_OUT_FRACTION = 0.1
-HELD_OUT_LIMIT = 300  # queries
-POOL = 1000  # passages each held-out query is ranked among
+HELD_OUT_LIMIT = 200  # queries
+POOL = 500  # passages each held-out query is ranked among
 
 
 @dataclass(frozen=True)
