@@ -124,12 +124,16 @@ def test_vectors_and_onnx_queries_are_the_model_plus_adapter(adapted, tiny, lora
 
 
 def test_search_and_task_commands_load_the_adapter(adapted, loras) -> None:
-    """Search takes the index's own adapter; a task command on the torch path (no ONNX
-    encoder) merges it into the model."""
+    """Search takes the index's own adapter and stays torch-free (its ONNX encoder has the
+    adapter merged in); a task command on the torch path merges it into the model."""
     torch_path = {"TASKSIFT_FAST_PATH": "0"}
-    found = run_cli("search", QUERY, "-i", adapted[1], "--adapter", loras[0], "-f", "json")
-    assert found.code == 0, found.stderr
+    found = run_cli("search", QUERY, "-i", adapted[1], "--adapter", loras[0], "-f", "json",
+                    interpreter=("-X", "importtime"))  # fmt: skip
+    assert found.code == 0, found.stderr[-2000:]
     assert json.loads(found.stdout)["results"]
+    imported = {line.split("|")[-1].strip() for line in found.stderr.splitlines() if "|" in line}
+    heavy = {"torch", "transformers", "sentence_transformers", "peft"}
+    assert not {m for m in imported if m.split(".")[0] in heavy}  # a cold search stays light
     similar = run_cli("similar", "--text", QUERY, "-i", adapted[1], "-f", "json", env=torch_path)
     assert similar.code == 0, similar.stderr
     assert json.loads(similar.stdout)["results"]

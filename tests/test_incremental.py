@@ -358,3 +358,59 @@ def test_leftovers_of_killed_runs_are_cleared_by_the_next_run(
     remaining = sorted(p.name for p in indexed.iterdir())
     # the live generation and the newest one before it (for readers mid-swap) stay
     assert remaining == [".lock", "CURRENT", "gen-00000000000000000003", live, "query-encoder"]
+
+
+def _long_documents(root: Path, count: int, chars: int) -> None:
+    """``count`` long documents of real text: the sample corpus's notes, rotated."""
+    from conftest import SAMPLE_CORPUS
+
+    texts = [p.read_text() for p in sorted(SAMPLE_CORPUS.rglob("*")) if p.suffix in (".md", ".txt")]
+    for i in range(count):
+        order = texts[i:] + texts[:i]
+        body = "\n\n".join(order)
+        text = (body * (chars // len(body) + 1))[:chars]
+        (root / f"book{i}.txt").write_text(f"Book {i}.\n\n{text}\n")
+
+
+def _checkpoints(index: Path) -> int:
+    """Documents in the index's live generation, if it is a checkpoint (else -1)."""
+    from tasksift.index.reader import read_manifest
+
+    try:
+        manifest = read_manifest(index)
+    except Exception:  # none yet, or being replaced
+        return -1
+    return manifest.documents if not manifest.complete else -1
+
+
+def test_a_killed_run_of_few_long_documents_resumes_from_a_recent_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """Four long documents (about 110 chunks each) are far fewer than a batch of documents;
+    the bound on chunks (16 model batches: 64 at --batch-size 4) still makes each its own
+    batch, so the run checkpoints every interval (1 s here) and a kill loses little."""
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    _long_documents(corpus, 4, 100_000)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tasksift", "index", str(corpus), "-i", str(index), "-q",
+         "--batch-size", "4"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, "TASKSIFT_CHECKPOINT_SECONDS": "1"},
+    )  # fmt: skip
+    seen: list[int] = []
+    while process.poll() is None and not (seen and seen[-1] >= 2):
+        documents = _checkpoints(index) if index.exists() else -1
+        if documents > 0 and (not seen or documents != seen[-1]):
+            seen.append(documents)
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert seen and seen[-1] >= 2, (seen, process.stderr.read())  # checkpoints, not one batch
+    kept = _consistent(index)["documents"]
+    assert kept >= 2
+    resumed = run_cli("index", corpus, "-i", index, "-q")
+    assert resumed.code == 0, resumed.stderr
+    counts = _summary(resumed)
+    assert counts["unchanged"] == kept and counts["added"] == 4 - kept  # nothing done twice
+    assert _consistent(index)["documents"] == 4

@@ -133,13 +133,13 @@ def test_an_update_sends_only_changed_documents_and_counts_skips(
     small_batches: None,
 ) -> None:
     sent: list[str] = []
-    source = ray_engine._source
+    source = ray_engine.pending_tables
 
     def recorded(pending, report):
         sent.extend(pending.ids)
         return source(pending, report)
 
-    monkeypatch.setattr(ray_engine, "_source", recorded)
+    monkeypatch.setattr(ray_engine, "pending_tables", recorded)
     (corpus / "kitchen" / "tea.md").write_text("# Tea\n\nGreen tea brews at 80 degrees.\n")
     (corpus / "kitchen" / "rice.txt").write_text("Rinse rice until the water runs clear.\n")
     (corpus / "empty.txt").write_text("  \n")

@@ -59,18 +59,20 @@ def test_checkpoints_link_earlier_parts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each checkpoint of a first run adds a part and links the earlier ones."""
-    import tasksift.index.generations
+    import tasksift.pipeline.writer
+    from tasksift.index.generations import generation_dir
 
     index = tmp_path / "index"
     seen: list[dict[str, int]] = []
-    real = tasksift.index.generations._point_current
+    write_generation = tasksift.pipeline.writer.write_generation
 
-    def remember(index_dir: Path, name: str) -> None:
-        real(index_dir, name)
-        parts = (index_dir / name / "parts").glob("*.parquet")
+    def remember(index_dir: Path, *args: object, **kwargs: object) -> object:
+        manifest = write_generation(index_dir, *args, **kwargs)
+        parts = (generation_dir(index_dir) / "parts").glob("*.parquet")
         seen.append({p.name: p.stat().st_ino for p in parts})
+        return manifest
 
-    monkeypatch.setattr(tasksift.index.generations, "_point_current", remember)
+    monkeypatch.setattr(tasksift.pipeline.writer, "write_generation", remember)
     result = invoke(capsys, "index", corpus, "-i", index, "-q", "--checkpoint-every", "3")
     assert result.code == 0, result.stderr
     assert len(seen) >= 3  # two checkpoints and the final commit

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     MODEL_UNAVAILABLE = 6  # embedding model or reranker cannot be loaded
     INDEX_LOCKED = 7  # another `tasksift index` is writing this index
     PARTIAL = 8  # the run finished, but some inputs were skipped
+    READER_FAILED = 9  # --strict: a reader failed on a file (error, time limit, crash)
     INTERRUPTED = 130
 
 
@@ -72,6 +73,12 @@ class IndexLockedError(TasksiftError):
 
 class IndexWriteError(TasksiftError):
     """Writing the index failed (disk full, permission denied); the old index is intact."""
+
+
+class ReaderFailedError(TasksiftError):
+    """``--strict``: a reader raised, ran out of time or crashed on a file."""
+
+    exit_code = ExitCode.READER_FAILED
 
 
 class PartialError(TasksiftError):

@@ -6,6 +6,7 @@ that ``tasksift --help`` and ``tasksift info`` start fast.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import Enum
 from fnmatch import fnmatchcase
@@ -14,8 +15,14 @@ from tasksift.prompts import Task
 
 DEFAULT_RERANK_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
 DEFAULT_CANDIDATES = 50  # chunks a reranker rescores per query
-CHECKPOINT_DOCUMENTS = 256  # documents read, chunked and embedded at a time
+CHECKPOINT_DOCUMENTS = 256  # documents read, chunked and embedded at a time, at most
+CHECKPOINT_MODEL_BATCHES = 16  # model batches of chunks embedded at a time, at most (whole
+# documents, at least one): 512 chunks at the default batch size
 CHECKPOINT_SECONDS = 30.0  # of work between the checkpoints of a first indexing run
+CHECKPOINT_SECONDS_VARIABLE = "TASKSIFT_CHECKPOINT_SECONDS"  # overrides it (kill tests)
+MAX_SECONDS_PER_FILE = 60.0  # a reader working longer on one file is stopped
+MAX_FILE_BYTES = 200_000_000  # larger files are skipped unread
+MAX_READER_MEMORY = 4 * 2**30  # address space of the process that reads files
 DEFAULT_ALPHA = 0.7  # weight of the dense side in convex fusion (see bench/fusion.py)
 DEFAULT_FUSION_DEPTH = 100  # candidates each retriever gives hybrid fusion
 
@@ -48,6 +55,36 @@ class OutputFormat(str, Enum):
     JSONL = "jsonl"
     TSV = "tsv"
     TREC = "trec"
+
+
+def default_checkpoint_seconds() -> float:
+    """Seconds of work between checkpoints: ``CHECKPOINT_SECONDS``, unless the
+    ``TASKSIFT_CHECKPOINT_SECONDS`` environment variable says otherwise."""
+    value = os.environ.get(CHECKPOINT_SECONDS_VARIABLE, "").strip()
+    try:
+        return max(0.0, float(value)) if value else CHECKPOINT_SECONDS
+    except ValueError:
+        return CHECKPOINT_SECONDS
+
+
+@dataclass(frozen=True)
+class ReadingOptions:
+    """How a run reads a corpus's files, and what it does when a reader fails on one.
+
+    With ``max_seconds`` (> 0) each file is read in a worker process: one that takes
+    longer is stopped, and a reader that crashes takes only its worker down. With 0 files
+    are read in this process, without a time limit. A failed file is counted and skipped
+    with a warning; ``strict`` makes the first one an error instead.
+    """
+
+    max_seconds: float = MAX_SECONDS_PER_FILE
+    max_bytes: int | None = MAX_FILE_BYTES  # None: no size limit
+    max_memory: int | None = MAX_READER_MEMORY  # of the worker process; None: no limit
+    strict: bool = False
+
+    @property
+    def isolated(self) -> bool:
+        return self.max_seconds > 0
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,14 @@ import typer
 from tasksift.cli.console import stderr, stdout_is_terminal
 from tasksift.cli.options import AdapterOption, DocumentPrompt, IndexPath, Instruction, QueryPrompt
 from tasksift.errors import UsageError
-from tasksift.options import CHECKPOINT_DOCUMENTS, CHECKPOINT_SECONDS
+from tasksift.options import (
+    CHECKPOINT_DOCUMENTS,
+    CHECKPOINT_SECONDS,
+    MAX_FILE_BYTES,
+    MAX_SECONDS_PER_FILE,
+    ReadingOptions,
+    default_checkpoint_seconds,
+)
 from tasksift.prompts import Task
 
 
@@ -122,6 +129,26 @@ def index(
             show_default=False,
         ),
     ] = None,
+    max_seconds_per_file: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Stop reading a file after this many seconds and skip it (0: no limit, and "
+            "files are read in this process, where a reader that crashes ends the run).",
+        ),
+    ] = MAX_SECONDS_PER_FILE,
+    max_file_size: Annotated[
+        float,
+        typer.Option(min=0, help="Skip files larger than this many MB, unread (0: no limit)."),
+    ] = MAX_FILE_BYTES / 1e6,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Stop with an error (exit 9) at the first file a reader fails on (an error, "
+            "the time limit, a crash) instead of skipping it.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Index CORPUS (a folder or a .jsonl[.gz] file) for a task, or update its index.
@@ -154,7 +181,12 @@ def index(
         batch_size=batch_size,
         rebuild=rebuild,
         checkpoint_documents=checkpoint_every or CHECKPOINT_DOCUMENTS,
-        checkpoint_seconds=0.0 if checkpoint_every else CHECKPOINT_SECONDS,
+        checkpoint_seconds=0.0 if checkpoint_every else default_checkpoint_seconds(),
+        reading=ReadingOptions(
+            max_seconds=max_seconds_per_file,
+            max_bytes=round(max_file_size * 1e6) if max_file_size else None,
+            strict=strict,
+        ),
     )
     runner = None
     if engine is IndexEngine.RAY:
@@ -175,6 +207,6 @@ def index(
     typer.echo(
         f"indexed {s.documents} documents ({s.added} added, {s.changed} changed, {s.removed} "
         f"removed, {s.unchanged} unchanged), {s.chunks} chunks, {s.embedded} embedded, "
-        f"{s.skipped} skipped in {s.seconds:.1f} s ({s.chunks_per_second:.1f} chunks/s) "
-        f"-> {s.index_dir}"
+        f"{s.skipped} skipped, {s.failed} failed in {s.seconds:.1f} s "
+        f"({s.chunks_per_second:.1f} chunks/s) -> {s.index_dir}"
     )

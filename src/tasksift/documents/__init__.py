@@ -4,8 +4,13 @@ Readers (one module per kind: ``plain``, ``pdf``, ``html``, ``epub``, ``docx``,
 ``notebook``, ``mail``) are chosen by suffix, else by sniffing the content; any other file
 that is UTF-8 text is read as plain text. Skips hidden files and folders, the index folder,
 what ``.gitignore`` files exclude, and binary files. A file that cannot be read is reported
-with the reason and counted; the walk goes on. Format libraries are imported only when a
-file of their kind is read.
+with the reason and counted; the walk goes on. A reader that fails on a file (any other
+exception: a bug) fails that file alone: it is counted and reported as failed. Format
+libraries are imported only when a file of their kind is read.
+
+Other packages add readers through the ``tasksift.readers`` entry point group: each entry
+names a class with the ``Reader`` protocol's attributes, instantiated without arguments;
+it comes before the built-in readers, so it can claim their suffixes too.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from pathlib import Path
 import pathspec
 
 from tasksift.documents.extracted import Extracted, Reader, Section, Unreadable
-from tasksift.errors import InputError
+from tasksift.errors import InputError, ReaderFailedError, first_line
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
+READER_ENTRY_POINTS = "tasksift.readers"  # the plugin hook: more readers from other packages
 _SNIFF_BYTES = 8192
 # module: class, in the order content sniffing tries them (plain text comes last)
 READER_CLASSES = {
@@ -69,16 +75,45 @@ class Document:
 
 @dataclass
 class ReadReport:
-    """What the walk saw besides the documents it yielded."""
+    """What the walk saw besides the documents it yielded.
+
+    Skipped files could not be indexed (binary, unreadable, empty, too large); failed
+    ones are those a reader failed on (an unexpected exception, its time limit, a crash).
+    ``strict`` turns the first failure into a ``ReaderFailedError``.
+    """
 
     binary: int = 0
     unreadable: int = 0
     empty: int = 0
+    too_large: int = 0
+    failures: list[str] = field(default_factory=list)  # one line each, also in warnings
     warnings: list[str] = field(default_factory=list)
+    strict: bool = False
 
     @property
     def skipped(self) -> int:
-        return self.binary + self.unreadable + self.empty
+        return self.binary + self.unreadable + self.empty + self.too_large
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    def fail(self, doc_id: str, reason: str) -> None:
+        """Count a file a reader failed on (or raise, when strict)."""
+        line = f"failed {doc_id}: {reason}"
+        if self.strict:
+            raise ReaderFailedError(f"{line} (--strict stops at the first such file)")
+        self.failures.append(line)
+        self.warnings.append(line)
+
+    def merge(self, other: ReadReport) -> None:
+        """Add what another walk (a worker's) saw; strict: its first failure is raised."""
+        if self.strict and other.failures:
+            raise ReaderFailedError(f"{other.failures[0]} (--strict stops at the first such file)")
+        for name in ("binary", "unreadable", "empty", "too_large"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failures.extend(other.failures)
+        self.warnings.extend(other.warnings)
 
 
 @dataclass(frozen=True)
@@ -144,14 +179,31 @@ def iter_text_files(root: Path, exclude: tuple[Path, ...] = ()) -> Iterator[Path
 
 @functools.cache
 def readers() -> tuple[Reader, ...]:
-    """One reader per kind whose module is present, in sniffing order."""
-    found = []
+    """One reader per kind, in sniffing order: those of plugins (``tasksift.readers``
+    entry points), then the built-in ones whose module is present, plain text last."""
+    found = [*_plugin_readers()]
     for module, name in READER_CLASSES.items():
         try:
             found.append(getattr(importlib.import_module(f"tasksift.documents.{module}"), name)())
         except (ImportError, AttributeError):
             continue
     return tuple(found)
+
+
+def _plugin_readers() -> list[Reader]:
+    """The readers other packages declare in the ``tasksift.readers`` entry point group."""
+    from importlib.metadata import entry_points
+
+    found = []
+    for entry in sorted(entry_points(group=READER_ENTRY_POINTS), key=lambda e: e.name):
+        try:
+            found.append(entry.load()())
+        except Exception as exc:  # a broken plugin must not stop the built-in readers
+            raise InputError(
+                f"the reader plugin {entry.name} ({entry.value}) cannot be loaded: "
+                f"{type(exc).__name__}: {first_line(exc)}"
+            ) from None
+    return found
 
 
 def reader_versions() -> dict[str, int]:
@@ -179,11 +231,21 @@ def reader_of_suffix(path: Path) -> Reader | None:
     return next((r for r in readers() if name.endswith(r.suffixes)), None)
 
 
-def read_document(path: Path, root: Path, report: ReadReport) -> Document | None:
-    """Read one file; None (and a count and perhaps a warning in ``report``) when skipped."""
+def read_document(
+    path: Path, root: Path, report: ReadReport, max_bytes: int | None = None
+) -> Document | None:
+    """Read one file; None (and a count and perhaps a warning in ``report``) when skipped
+    or failed. A file over ``max_bytes`` is skipped unread."""
     doc_id = path.relative_to(root).as_posix()
     try:
         stat = path.stat()
+        if max_bytes is not None and stat.st_size > max_bytes:
+            report.too_large += 1
+            report.warnings.append(
+                f"skipped {doc_id}: {_megabytes(stat.st_size)} MB, over the "
+                f"{_megabytes(max_bytes)} MB limit (--max-file-size)"
+            )
+            return None
         data = path.read_bytes()
     except OSError as exc:
         report.unreadable += 1
@@ -202,6 +264,9 @@ def read_document(path: Path, root: Path, report: ReadReport) -> Document | None
         report.unreadable += 1
         report.warnings.append(f"skipped {doc_id}: {exc}")
         return None
+    except Exception as exc:  # a reader's bug fails its file, not the run
+        report.fail(doc_id, reader_bug(exc, reader.kind))
+        return None
     if not extracted.text.strip():
         report.empty += 1
         return None
@@ -215,6 +280,18 @@ def read_document(path: Path, root: Path, report: ReadReport) -> Document | None
         lines=extracted.lines,
         reader=f"{reader.kind}:{reader.version}",
     )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f}".removesuffix(".0")
+
+
+def reader_bug(exc: BaseException, kind: str) -> str:
+    """Why a reader failed on a file, for the user: the exception, and whose bug it is."""
+    if isinstance(exc, MemoryError):
+        return f"the {kind} reader ran out of memory"
+    what = type(exc).__name__ + (f": {first_line(exc)}" if str(exc).strip() else "")
+    return f"{what} (a bug in the {kind} reader; please report it)"
 
 
 def is_jsonl_corpus(path: Path) -> bool:

@@ -4,10 +4,14 @@
 new and changed documents (size and mtime first, then content hash) are chunked and
 embedded, removed ones are dropped, unchanged ones are not touched. With nothing to embed
 no model is loaded. Documents stream through a batch at a time, so memory does not grow
-with the corpus. Every commit is a complete generation (see ``index``): graph, sidecar
-and lexical index together. An update of a complete index commits once, so a kill leaves
-the previous state or the new one; a first run commits a checkpoint every 30 s of work,
-so the next run resumes where a killed one stopped. It reports through a
+with the corpus. Files are read in a worker process under per-file limits
+(``ReadingOptions``): a reader that raises, hangs or crashes fails that file alone, which
+is counted and reported, and the run goes on (or, ``strict``, stops). Every commit is a
+complete generation (see ``index``): graph, sidecar and lexical index together. An update
+of a complete index commits once, so a kill leaves the previous state or the new one; a
+first run commits a checkpoint every 30 s of work (batches are bounded by chunks as well
+as documents, so long documents checkpoint too), so the next run resumes where a killed
+one stopped. It reports through a
 :class:`Reporter`; it never prints.
 
 Modules: ``plan`` (what to do, without a model), ``model`` (embedder, prompts, fast path),
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasksift.documents import ReadReport, is_jsonl_corpus
+from tasksift.documents.isolated import Reading
 from tasksift.errors import (
     IndexLockedError,
     InputError,
@@ -70,6 +75,7 @@ class IndexSummary:
     embed_seconds: float
     lexical_added: bool = False  # an index without a lexical side got one
     checkpoint_seconds: float = 0.0  # spent committing generations
+    failed: int = 0  # files a reader failed on (raised, ran out of time, crashed)
 
     @property
     def chunks_per_second(self) -> float:
@@ -91,7 +97,8 @@ def build_index(
     if options.language is not None:
         _check_language(options.language)
     adapter = read_adapter(options.adapter) if options.adapter else None
-    with _writer_lock(index_dir):
+    report = ReadReport(strict=options.reading.strict)
+    with _writer_lock(index_dir), Reading(corpus, options.reading, report) as reading:
         remove_stale_generations(index_dir)  # what a killed run may have left
         existing = None if options.rebuild else _existing(index_dir)
         if existing is not None:
@@ -99,8 +106,7 @@ def build_index(
             _check_adapter_update(existing.manifest, adapter, corpus)
         elif adapter is not None:
             _warn_adapter_task(adapter, options.task or DEFAULT_TASK, reporter)
-        report = ReadReport()
-        plan = plan_update(corpus, index_dir, existing, report, reporter)
+        plan = plan_update(corpus, index_dir, existing, reading, reporter)
         _warn(report, reporter, 0)
         if existing is None and not plan.pending:
             raise NoDocumentsError(nothing_to_index(corpus, report))
@@ -108,7 +114,7 @@ def build_index(
             raise NoDocumentsError(
                 nothing_to_index(corpus, report) + f"; the index {index_dir} was left as it was"
             )
-        writer = Writer(corpus, index_dir, options, existing, reporter, report, engine)
+        writer = Writer(corpus, index_dir, options, existing, reporter, reading, engine)
         lexical_missing = existing is not None and existing.manifest.lexical is None
         old_format = existing is not None and existing.manifest.parts is None
         work = plan.writes or not _complete(existing) or lexical_missing or old_format
@@ -130,6 +136,7 @@ def build_index(
         embed_seconds=embed_seconds,
         lexical_added=lexical_missing,
         checkpoint_seconds=writer.checkpoint_seconds,
+        failed=report.failed,
     )
 
 

@@ -14,15 +14,20 @@ from tasksift.documents import (
     Document,
     ReadReport,
     iter_text_files,
-    read_document,
     read_jsonl_corpus,
     reader_of_suffix,
     reader_versions,
 )
+from tasksift.documents.isolated import Reading
 from tasksift.index.manifest import HnswParams
 from tasksift.index.reader import LoadedIndex
 from tasksift.lexical.analyzer import DEFAULT_LANGUAGE
-from tasksift.options import CHECKPOINT_DOCUMENTS, CHECKPOINT_SECONDS
+from tasksift.options import (
+    CHECKPOINT_DOCUMENTS,
+    CHECKPOINT_MODEL_BATCHES,
+    ReadingOptions,
+    default_checkpoint_seconds,
+)
 from tasksift.prompts import Task
 
 
@@ -45,11 +50,18 @@ class IndexOptions:
     hnsw: HnswParams = field(default_factory=HnswParams)
     rebuild: bool = False
     checkpoint_documents: int = CHECKPOINT_DOCUMENTS  # documents read, chunked, embedded at a time
-    checkpoint_seconds: float = CHECKPOINT_SECONDS  # of work between checkpoints of a first run
+    checkpoint_chunks: int | None = None  # and this many chunks; None: CHECKPOINT_MODEL_BATCHES
+    checkpoint_seconds: float = field(default_factory=default_checkpoint_seconds)  # of work
+    reading: ReadingOptions = field(default_factory=ReadingOptions)  # limits, --strict
 
     @property
     def language_or_default(self) -> str:
         return self.language or DEFAULT_LANGUAGE
+
+    @property
+    def batch_chunks(self) -> int:
+        """Chunks of whole documents embedded at a time (and so between checkpoints)."""
+        return max(1, self.checkpoint_chunks or CHECKPOINT_MODEL_BATCHES * self.batch_size)
 
 
 class Reporter(Protocol):
@@ -118,16 +130,16 @@ class Pending:
     def is_jsonl(self) -> bool:
         return self.corpus.is_file()
 
-    def read(self, report: ReadReport) -> Iterator[tuple[str, Document | None]]:
-        """Each id with its document, read now; None for one skipped (counted in ``report``)."""
+    def read(self, reading: Reading) -> Iterator[tuple[str, Document | None]]:
+        """Each id with its document, read now; None for one skipped or failed (counted in
+        ``reading.report``)."""
         if self.is_jsonl:  # planning read it once and reported what it skipped
             wanted = set(self.ids)
             for document in read_jsonl_corpus(self.corpus, ReadReport()):
                 if document.doc_id in wanted:
                     yield document.doc_id, document
             return
-        for doc_id in self.ids:
-            yield doc_id, read_document(self.corpus / doc_id, self.corpus, report)
+        yield from reading.documents(self.ids, self.sizes)
 
 
 @dataclass
@@ -184,7 +196,7 @@ def plan_update(
     corpus: Path,
     index_dir: Path,
     existing: LoadedIndex | None,
-    report: ReadReport,
+    reading: Reading,
     reporter: Reporter,
 ) -> Plan:
     """Compare the corpus with the index: added, changed, removed, touched, unchanged.
@@ -197,7 +209,7 @@ def plan_update(
     ids: list[str] = []
     sizes: list[int] = []
     present: set[str] = set()
-    for doc_id, size, document in _candidates(corpus, index_dir, known, report, reporter):
+    for doc_id, size, document in _candidates(corpus, index_dir, known, reading, reporter):
         present.add(doc_id)
         before = known.get(doc_id)
         if before is None:
@@ -224,7 +236,7 @@ def _candidates(
     corpus: Path,
     index_dir: Path,
     known: dict[str, _Known],
-    report: ReadReport,
+    reading: Reading,
     reporter: Reporter,
 ) -> Iterator[tuple[str, int, Document | None]]:
     """Every document of the corpus as (id, bytes, document read now or None).
@@ -234,7 +246,7 @@ def _candidates(
     """
     if corpus.is_file():
         reporter.stage("reading corpus", None)
-        for document in read_jsonl_corpus(corpus, report):
+        for document in read_jsonl_corpus(corpus, reading.report):
             reporter.advance(1)
             yield document.doc_id, document.size, document
         return
@@ -258,7 +270,7 @@ def _candidates(
         if same and _reader_is_current(path, before.reader):
             yield doc_id, stat.st_size, None
             continue
-        document = read_document(path, corpus, report)
+        document = reading.one(doc_id)
         if document is not None:
             yield doc_id, document.size, document
 
@@ -271,5 +283,9 @@ def nothing_to_index(corpus: Path, report: ReadReport) -> str:
         seen.append(f"{report.unreadable} unreadable")
     if report.empty:
         seen.append(f"{report.empty} empty")
+    if report.too_large:
+        seen.append(f"{report.too_large} too large")
+    if report.failed:
+        seen.append(f"{report.failed} failed")
     detail = f" ({', '.join(seen)} file(s) skipped)" if seen else ""
     return f"no text documents to index in {corpus}{detail}"

@@ -12,7 +12,10 @@ every node (a shared file system); a JSON Lines corpus is read by the driver and
 documents go to the workers through the object store. Every node needs tasksift with
 its ``ray`` extra and the model. Ray is imported only here, inside functions.
 
-Rows carry pickled documents and chunks, the workers' skip counts and warnings, and any
+Workers read files as a local run does (``documents.isolated.Reading``: a worker process
+under the per-file limits), so a reader that fails, hangs or crashes fails its file alone.
+Rows carry pickled documents and chunks, what the workers' reading reported (skips,
+failures, warnings: merged by the driver, where ``--strict`` raises), and any
 ``TasksiftError`` a worker hit (Ray does not keep an exception's type across processes).
 """
 
@@ -31,9 +34,10 @@ import numpy as np
 import pyarrow as pa
 
 from tasksift.chunks import Chunker
-from tasksift.documents import Document, ReadReport, read_document
+from tasksift.documents import Document, ReadReport
+from tasksift.documents.isolated import Reading
 from tasksift.errors import InputError, TasksiftError, UsageError, first_line
-from tasksift.options import ChunkingConfig
+from tasksift.options import ChunkingConfig, ReadingOptions
 from tasksift.pipeline.engine import EmbeddedBatch
 from tasksift.pipeline.model import OpenModel
 from tasksift.pipeline.plan import Pending, Reporter, SilentReporter
@@ -47,16 +51,12 @@ READ_DOCUMENTS = 32  # documents per read-and-chunk task
 EMBED_DOCUMENTS = 64  # documents per call of an embedding actor
 CPUS_PER_ACTOR = 4  # torch threads of an embedding actor on a cluster without GPUs
 
-COUNTS = ("binary", "unreadable", "empty")
 ROWS = pa.schema(
     [
         ("doc_id", pa.string()),
         ("document", pa.binary()),  # pickled Document; null when skipped (or not read yet)
         ("chunks", pa.binary()),  # pickled list[Chunk]
-        ("binary", pa.int32()),  # skip counts of ReadReport
-        ("unreadable", pa.int32()),
-        ("empty", pa.int32()),
-        ("warnings", pa.list_(pa.string())),
+        ("report", pa.binary()),  # pickled ReadReport of reading (a task's, on one row)
         ("error", pa.binary()),  # a pickled TasksiftError a worker hit
     ]
 )
@@ -77,23 +77,33 @@ class RayEngine:
         pending: Pending,
         model: OpenModel,
         batch_documents: int,
+        batch_chunks: int,
         batch_size: int,
-        report: ReadReport,
+        reading: Reading,
         reporter: Reporter,
     ) -> Iterator[EmbeddedBatch]:
-        """The pending documents in pending order, ``batch_documents`` at a time."""
+        """The pending documents in pending order, in batches of at most
+        ``batch_documents`` (and about ``batch_chunks``: tables of ``EMBED_DOCUMENTS``
+        rows at most are joined up to it)."""
         started = _connect(self.address)
         try:
             sizes = dict(zip(pending.ids, pending.sizes, strict=True))
             dimension = model.manifest.model.dimension
-            dataset = self._pipeline(pending, model, batch_size, report, reporter)
+            dataset = self._pipeline(pending, model, batch_size, reading, reporter)
             if dataset is None:
                 return
-            tables = dataset.iter_batches(batch_size=batch_documents, batch_format="pyarrow")
+            rows = min(batch_documents, EMBED_DOCUMENTS)
+            tables = dataset.iter_batches(batch_size=rows, batch_format="pyarrow")
+            joined: list[EmbeddedBatch] = []
             for number, table in enumerate(tables):
                 if number == 0:
                     reporter.status(None)
-                yield _assemble(table, dimension, sizes, report, reporter)
+                joined.append(_assemble(table, dimension, sizes, reading.report, reporter))
+                if _full(joined, batch_documents, batch_chunks):
+                    yield _joined(joined)
+                    joined = []
+            if joined:
+                yield _joined(joined)
         finally:
             if started:
                 _ray().shutdown()
@@ -103,12 +113,12 @@ class RayEngine:
         pending: Pending,
         model: OpenModel,
         batch_size: int,
-        report: ReadReport,
+        reading: Reading,
         reporter: Reporter,
     ) -> Dataset | None:
         """Read and chunk (tasks), then embed (an actor pool); None when nothing is pending."""
         ray = _ray()
-        refs = [ray.put(table) for table in _source(pending, report)]
+        refs = [ray.put(table) for table in pending_tables(pending, reading)]
         if not refs:
             return None
         actors, cpus, gpus = _pool(self.num_actors)
@@ -123,6 +133,7 @@ class RayEngine:
             fn_kwargs={
                 "corpus": None if pending.is_jsonl else str(pending.corpus.resolve()),
                 "chunking": ray.put((model.chunker, model.config)),  # shipped once
+                "options": reading.options,
             },
             num_cpus=1,
         )
@@ -187,7 +198,7 @@ def _pool(num_actors: int | None) -> tuple[int, int, int]:
     return max(1, embedding // per_actor), per_actor, 0
 
 
-def _source(pending: Pending, report: ReadReport) -> Iterator[pa.Table]:
+def pending_tables(pending: Pending, reading: Reading) -> Iterator[pa.Table]:
     """The pending documents as tables of ``READ_DOCUMENTS`` rows: ids for a folder
     corpus (the workers read the files), documents read here for a JSON Lines one."""
     if not pending.is_jsonl:
@@ -195,7 +206,7 @@ def _source(pending: Pending, report: ReadReport) -> Iterator[pa.Table]:
             yield _rows(pending.ids[begin : begin + READ_DOCUMENTS])
         return
     taken: list[Document] = []
-    for _, document in pending.read(report):
+    for _, document in pending.read(reading):
         if document is not None:
             taken.append(document)
         if len(taken) == READ_DOCUMENTS:
@@ -217,9 +228,9 @@ def _assemble(
     error = next((e for e in columns["error"] if e is not None), None)
     if error is not None:
         raise pickle.loads(error)
-    for name in COUNTS:
-        setattr(report, name, getattr(report, name) + sum(columns[name]))
-    report.warnings.extend(w for warnings in columns["warnings"] for w in warnings or ())
+    for seen in columns["report"]:
+        if seen is not None:
+            report.merge(pickle.loads(seen))  # strict: raises at a worker's failure
     documents = [pickle.loads(d) for d in columns["document"] if d is not None]
     chunks = [c for data in columns["chunks"] if data is not None for c in pickle.loads(data)]
     parts = [np.frombuffer(v, np.float32) for v in columns["vectors"] if v is not None]
@@ -231,6 +242,24 @@ def _assemble(
     return EmbeddedBatch(documents, chunks, vectors, len(columns["doc_id"]), read)
 
 
+def _full(batches: list[EmbeddedBatch], documents: int, chunks: int) -> bool:
+    """Whether joined batches reach a batch's bound of documents or of chunks."""
+    read = sum(b.read for b in batches)
+    return read >= documents or sum(len(b.chunks) for b in batches) >= chunks
+
+
+def _joined(batches: list[EmbeddedBatch]) -> EmbeddedBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return EmbeddedBatch(
+        [d for b in batches for d in b.documents],
+        [c for b in batches for c in b.chunks],
+        np.concatenate([b.vectors for b in batches]),
+        sum(b.read for b in batches),
+        sum(b.bytes for b in batches),
+    )
+
+
 # -- the workers
 
 
@@ -238,25 +267,29 @@ def _rows(
     doc_ids: list[str] | tuple[str, ...],
     documents: list[bytes | None] | None = None,
     chunks: list[bytes | None] | None = None,
-    reports: list[ReadReport] | None = None,
+    report: ReadReport | None = None,
     error: TasksiftError | None = None,
 ) -> pa.Table:
-    """Rows of ``ROWS``: every column but ``doc_id`` may be left out (null, or no skips)."""
+    """Rows of ``ROWS``: every column but ``doc_id`` may be left out (null); ``report``
+    goes on the first row."""
     count = len(doc_ids)
-    reports = reports or [ReadReport() for _ in doc_ids]
     failed = pickle.dumps(error) if error is not None else None
+    reports: list[bytes | None] = [None] * count
+    if report is not None and count:
+        reports[0] = pickle.dumps(report)
     columns = {
         "doc_id": list(doc_ids),
         "document": documents or [None] * count,
         "chunks": chunks or [None] * count,
-        **{name: [getattr(r, name) for r in reports] for name in COUNTS},
-        "warnings": [r.warnings for r in reports],
+        "report": reports,
         "error": [failed] * count,
     }
     return pa.table(columns, schema=ROWS)
 
 
-def _read_and_chunk(batch: pa.Table, corpus: str | None, chunking: ObjectRef) -> pa.Table:
+def _read_and_chunk(
+    batch: pa.Table, corpus: str | None, chunking: ObjectRef, options: ReadingOptions
+) -> pa.Table:
     """Read (a folder corpus's files, or the driver's documents) and chunk each row."""
     chunker, config = _chunking(chunking)
     doc_ids = batch.column("doc_id").to_pylist()
@@ -264,19 +297,26 @@ def _read_and_chunk(batch: pa.Table, corpus: str | None, chunking: ObjectRef) ->
         root = _visible_corpus(corpus)
     except TasksiftError as exc:
         return _rows(doc_ids, error=exc)
-    reports = [ReadReport() for _ in doc_ids]
-    documents: list[bytes | None] = []
-    chunks: list[bytes | None] = []
+    report = ReadReport()
     given = batch.column("document").to_pylist()
-    for doc_id, data, report in zip(doc_ids, given, reports, strict=True):
-        if data is not None:
-            document = pickle.loads(data)
-        else:
-            document = read_document(root / doc_id, root, report) if root else None
-        documents.append(pickle.dumps(document) if document is not None else None)
-        pieces = chunker.chunk(document, config) if document is not None else None
-        chunks.append(pickle.dumps(pieces) if pieces is not None else None)
-    return _rows(doc_ids, documents, chunks, reports)
+    if root is not None:
+        reading = _reading(root, options)
+        reading.report = report  # this task's
+        try:
+            read = [d for _, d in reading.documents(doc_ids)]
+        except TasksiftError as exc:
+            return _rows(doc_ids, error=exc)
+    else:
+        read = [pickle.loads(data) if data is not None else None for data in given]
+    documents = [pickle.dumps(d) if d is not None else None for d in read]
+    chunks = [pickle.dumps(chunker.chunk(d, config)) if d is not None else None for d in read]
+    return _rows(doc_ids, documents, chunks, report)
+
+
+@functools.lru_cache(maxsize=4)
+def _reading(root: Path, options: ReadingOptions) -> Reading:
+    """This worker process's reading of the corpus, its worker process kept between tasks."""
+    return Reading(root, options, ReadReport())
 
 
 @functools.lru_cache(maxsize=4)

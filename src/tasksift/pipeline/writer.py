@@ -17,7 +17,8 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tasksift.documents import ReadReport, reader_versions
+from tasksift.documents import reader_versions
+from tasksift.documents.isolated import Reading
 from tasksift.errors import IndexWriteError, InputError, NoDocumentsError
 from tasksift.index.generations import PENDING_PREFIX, generation_dir, write_generation
 from tasksift.index.hnsw_file import VECTORS_FILE
@@ -43,7 +44,7 @@ class Writer:
         options: IndexOptions,
         existing: LoadedIndex | None,
         reporter: Reporter,
-        report: ReadReport,
+        reading: Reading,
         engine: Engine | None = None,
     ) -> None:
         self.corpus = corpus
@@ -51,7 +52,7 @@ class Writer:
         self.options = options
         self.existing = existing
         self.reporter = reporter
-        self.report = report
+        self.reading = reading
         self.engine = engine or LocalEngine()
         self.embedded = 0
         self.added_documents = 0
@@ -91,8 +92,9 @@ class Writer:
         done = 0
         self.reporter.run(len(plan.pending), plan.pending.total_bytes)
         batches = self.engine.batches(
-            plan.pending, model, self._batch_documents(), self.options.batch_size,
-            self.report, self.reporter,
+            plan.pending, model, max(1, self.options.checkpoint_documents),
+            self.options.batch_chunks, self.options.batch_size, self.reading,
+            self.reporter,
         )  # fmt: skip
         for batch in batches:
             self._add(batch, plan)
@@ -104,9 +106,6 @@ class Writer:
         seconds = time.perf_counter() - began
         self._commit(complete=True)
         return seconds
-
-    def _batch_documents(self) -> int:
-        return max(1, self.options.checkpoint_documents)
 
     def _checkpoint_due(self, done: int, total: int, last_commit: float) -> bool:
         """Checkpoints while no complete state exists yet, at most every
@@ -185,7 +184,7 @@ class Writer:
         began = time.perf_counter()
         self.reporter.status("compacting" if complete else "checkpoint")
         if self.existing is None and not len(self.parts):
-            raise NoDocumentsError(nothing_to_index(self.corpus, self.report))
+            raise NoDocumentsError(nothing_to_index(self.corpus, self.reading.report))
         if complete and self.slots is not None:
             renumbered = self.slots.compact_if_sparse(self.parts.live)
             if renumbered is not None:
