@@ -91,7 +91,8 @@ def evaluate(index: Path) -> dict[str, float]:
 
 
 def adapt(index: Path, out: Path, args: argparse.Namespace, pairs: Path | None) -> dict:
-    steps = ["--max-steps", str(args.max_steps), "--batch-size", str(args.batch_size)]
+    steps = ["--max-steps", str(args.max_steps), "--batch-size", str(args.batch_size),
+             "--learning-rate", str(args.learning_rate)]  # fmt: skip
     command = [*TASKSIFT, "adapt", "--index", str(index), "--out", str(out), "--overwrite",
                *steps, "-q"]  # fmt: skip
     command += ["--pairs", str(pairs)] if pairs else []
@@ -115,6 +116,7 @@ def main() -> int:
     parser.add_argument("--docs", type=int, default=None, help="a subset of N documents")
     parser.add_argument("--max-steps", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--judgments", action="store_true", help="also train on the train split")
     parser.add_argument("--reuse-base", action="store_true", help="keep a base index built before")
     args = parser.parse_args()
@@ -122,7 +124,8 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     corpus = subset_corpus(args.docs) if args.docs else CORPUS
     what = f"a subset of {args.docs} documents" if args.docs else "the whole corpus"
-    print(f"SciFact ({what}), all-MiniLM-L6-v2, {args.max_steps} steps of {args.batch_size}")
+    print(f"SciFact ({what}), all-MiniLM-L6-v2, {args.max_steps} steps of {args.batch_size}, "
+          f"learning rate {args.learning_rate}")  # fmt: skip
     record("corpus", str(corpus))
     base_index = RESULTS / f"adapters-base-{args.docs or 'all'}.tasksift"
     row("index, base: s, peak RSS MiB", build(corpus, base_index, None, args.reuse_base))
