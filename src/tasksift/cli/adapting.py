@@ -47,7 +47,7 @@ def adapt(
     Pseudo-queries need no judgments: section headings ask for their sections, titles for
     their documents, sentences held out of chunks for the rest of them; --pairs adds yours.
     A tenth of the documents is held out, and MRR@10 on them is shown before and after.
-    Needs `pip install tasksift[adapt]`.
+    Needs `pip install tasksift\\[adapt]` (peft).
     """
     from tasksift.adapt import adapt_index
     from tasksift.adapt.train import TrainSettings

@@ -77,7 +77,7 @@ AdapterOption = Annotated[
     typer.Option(
         "--adapter",
         help="A LoRA adapter folder (PEFT; `tasksift adapt` makes one) merged into the model. "
-        "Needs `pip install tasksift[adapt]`.",
+        "Needs `pip install tasksift\\[adapt]` (peft).",
         show_default=False,
     ),
 ]
