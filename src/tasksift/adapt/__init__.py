@@ -18,7 +18,13 @@ from pathlib import Path
 
 from tasksift import __version__
 from tasksift.adapt.pairs import Pair, chunk_rows, pseudo_queries, read_pairs, split_held_out
-from tasksift.adapt.train import TrainSettings, add_lora, mean_reciprocal_rank, train
+from tasksift.adapt.train import (
+    TrainSettings,
+    add_lora,
+    mean_reciprocal_rank,
+    train,
+    with_hard_negatives,
+)
 from tasksift.errors import InputError
 from tasksift.index.reader import LoadedIndex, load_index
 from tasksift.prompts import Task
@@ -78,6 +84,9 @@ def adapt_index(
     model = embedder.model
     pool = _distractors(rows, held_out, settings.seed)
     before = mean_reciprocal_rank(model, held_out, pool, manifest.prompts)
+    if settings.hard_negatives:
+        vectors = index.vectors.of(index.labels)  # rows in label order, as ``rows``
+        training = with_hard_negatives(model, training, rows, vectors, manifest.prompts)
     add_lora(model, settings)
     seconds = train(model, training, manifest.prompts, settings, advance)
     after = mean_reciprocal_rank(model, held_out, pool, manifest.prompts)

@@ -35,6 +35,7 @@ class Pair:
     text: str
     group: str
     kind: str  # heading, title, sentence, given
+    negative: str | None = None  # a passage of another document that ranks high (mined)
 
 
 def chunk_rows(index: LoadedIndex) -> list[dict[str, str | int | None]]:

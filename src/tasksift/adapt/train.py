@@ -12,7 +12,7 @@ import random
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,6 +37,7 @@ class TrainSettings:
     rank: int = 8
     learning_rate: float = 2e-4
     seed: int = 13
+    hard_negatives: bool = True
 
 
 def add_lora(model: SentenceTransformer, settings: TrainSettings) -> None:
@@ -73,7 +74,8 @@ def train(
     model.train()
     for batch in _batches(pairs, settings):
         queries = _embed(model, [prompts.query + p.query for p in batch])
-        passages = _embed(model, [prompts.document + p.text for p in batch])
+        texts = [p.text for p in batch] + [p.negative for p in batch if p.negative]
+        passages = _embed(model, [prompts.document + text for text in texts])
         scores = queries @ passages.T * SCALE
         loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(batch)))
         loss.backward()
@@ -83,6 +85,38 @@ def train(
         advance(float(loss.detach()))
     model.eval()
     return time.perf_counter() - began
+
+
+def with_hard_negatives(
+    model: SentenceTransformer,
+    pairs: Sequence[Pair],
+    rows: Sequence[dict],
+    vectors: np.ndarray,
+    prompts: PromptSet,
+    depth: int = 10,
+) -> list[Pair]:
+    """Each pair with the chunk of another document that the model ranks first for its
+    query among the index's stored ``vectors`` (one per row of ``rows``): a negative much
+    harder than the random passages of its batch."""
+    import torch
+
+    with torch.no_grad():
+        queries = model.encode([p.query for p in pairs], prompt=prompts.query,
+                               normalize_embeddings=True, convert_to_numpy=True)  # fmt: skip
+    depth = min(depth, len(rows))
+    mined = []
+    for begin in range(0, len(pairs), 64):
+        scores = np.asarray(queries[begin : begin + 64]) @ vectors.T
+        top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
+        for number, pair in enumerate(pairs[begin : begin + 64]):
+            order = top[number][np.argsort(-scores[number, top[number]])]
+            other = next((rows[int(i)] for i in order if _another(rows[int(i)], pair)), None)
+            mined.append(replace(pair, negative=other and str(other["text"])))
+    return mined
+
+
+def _another(row: dict, pair: Pair) -> bool:
+    return str(row["doc_id"]) != pair.group and str(row["text"]) != pair.text
 
 
 def _batches(pairs: Sequence[Pair], settings: TrainSettings) -> list[list[Pair]]:

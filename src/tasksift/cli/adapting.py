@@ -37,6 +37,13 @@ def adapt(
     rank: Annotated[int, typer.Option(min=1, help="LoRA rank.")] = 8,
     learning_rate: Annotated[float, typer.Option(min=0.0, help="AdamW learning rate.")] = 2e-4,
     seed: Annotated[int, typer.Option(help="Seed of the shuffles and of the adapter.")] = 13,
+    hard_negatives: Annotated[
+        bool,
+        typer.Option(
+            help="Give each pair the chunk of another document the model ranks first for its "
+            "query (from the index's vectors) as a negative, besides the batch's passages."
+        ),
+    ] = True,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace what --out holds (not an index's own).")
     ] = False,
@@ -55,7 +62,7 @@ def adapt(
     from tasksift.progress import reporter_for
 
     index_dir = find_index(index_path)
-    settings = TrainSettings(max_steps, batch_size, rank, learning_rate, seed=seed)
+    settings = TrainSettings(max_steps, batch_size, rank, learning_rate, seed, hard_negatives)
     show = not quiet and stdout_is_terminal() and stderr.is_terminal
     with reporter_for(stderr, show=show, warnings=not quiet) as reporter:
         reporter.stage("training the adapter", max_steps)

@@ -118,7 +118,8 @@ def index(
         IndexEngine,
         typer.Option(
             help="local: read, chunk and embed in this process; ray: on a Ray cluster (needs "
-            "`pip install tasksift\\[ray]`; a folder corpus must be at the same path on every node)."
+            "`pip install tasksift\\[ray]`; a folder corpus must be at the same path on every "
+            "node)."
         ),
     ] = IndexEngine.LOCAL,
     address: Annotated[
