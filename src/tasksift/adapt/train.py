@@ -1,9 +1,10 @@
 """Train a LoRA adapter on a frozen sentence-transformers model, and measure it.
 
 The loss is the in-batch negatives one (sentence-transformers' MultipleNegativesRanking):
-each query's passage against every other passage of its batch, cross-entropy over scaled
-cosine similarities. A plain torch loop, on CPU, with peft's LoRA on the model's attention
-(peft's default target modules for its architecture).
+each query's passage against every other passage of its batch and the batch's mined hard
+negatives (``with_hard_negatives``), cross-entropy over scaled cosine similarities. A plain
+torch loop, on CPU, with peft's LoRA on the model's attention (peft's default target
+modules for its architecture).
 """
 
 from __future__ import annotations
