@@ -47,8 +47,8 @@ def plain(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, P
 def trained(plain: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory):
     """`tasksift adapt` on the plain index, a few steps: (its output, the adapter folder)."""
     out = tmp_path_factory.mktemp("trained") / "adapter"
-    result = run_cli("adapt", "-i", plain[1], "--out", out, "--max-steps", "3",
-                     "--batch-size", "4", "--learning-rate", "0.05")  # fmt: skip
+    steps = ["--max-steps", "3", "--batch-size", "4", "--learning-rate", "0.05"]
+    result = run_cli("adapt", "-i", plain[1], "--out", out, *steps, "--hard-negatives")
     assert result.code == 0, result.stderr
     return result.stdout, out
 

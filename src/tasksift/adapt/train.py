@@ -38,7 +38,7 @@ class TrainSettings:
     rank: int = 8
     learning_rate: float = 2e-4
     seed: int = 13
-    hard_negatives: bool = True
+    hard_negatives: bool = False  # they hurt SciFact (README, bench/adapters.py)
 
 
 def add_lora(model: SentenceTransformer, settings: TrainSettings) -> None:

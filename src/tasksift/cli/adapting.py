@@ -41,9 +41,11 @@ def adapt(
         bool,
         typer.Option(
             help="Give each pair the chunk of another document the model ranks first for its "
-            "query (from the index's vectors) as a negative, besides the batch's passages."
+            "query (from the index's vectors) as a negative, besides the batch's passages "
+            "(1.5 times the memory; on SciFact they raised the held-out figure and lowered "
+            "nDCG@10)."
         ),
-    ] = True,
+    ] = False,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace what --out holds (not an index's own).")
     ] = False,
