@@ -125,6 +125,46 @@ def minilm_with_prompts(minilm_path: Path, folder: Path, prompts: dict[str, str]
     return folder
 
 
+def tiny_embedder(minilm_path: Path, folder: Path) -> Path:
+    """A randomly initialised two-layer BERT sentence-transformer (MiniLM's tokenizer, mean
+    pooling, 128 tokens), saved in ``folder``."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+    )
+    torch.manual_seed(7)
+    BertModel(config).save_pretrained(folder / "bert")
+    tokenizer.save_pretrained(folder / "bert")
+    transformer = models.Transformer(str(folder / "bert"), max_seq_length=128)
+    modules = [transformer, models.Pooling(32, "mean"), models.Normalize()]
+    SentenceTransformer(modules=modules, device="cpu").save(str(folder / "model"))
+    shutil.rmtree(folder / "bert")
+    return folder / "model"
+
+
+def random_lora(model: Path, folder: Path, seed: int) -> Path:
+    """A PEFT LoRA adapter (rank 4 on query and value) with random weights, for ``model``."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from sentence_transformers import SentenceTransformer
+
+    transformer = SentenceTransformer(str(model), device="cpu")[0]
+    torch.manual_seed(seed)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["query", "value"],
+                        init_lora_weights=False)  # fmt: skip
+    get_peft_model(transformer.model, config).save_pretrained(str(folder))
+    return folder
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """A fresh copy of the mini corpus."""

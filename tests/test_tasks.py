@@ -186,6 +186,7 @@ def test_classify_and_its_evaluation(sample_index: Path, tmp_path: Path) -> None
         ["dupes"],
         ["cluster"],
         ["classify"],
+        ["adapt"],
     ],  # fmt: skip
 )
 def test_help_reads_cleanly_at_80_columns(command: list[str]) -> None:

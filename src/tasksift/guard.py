@@ -2,7 +2,7 @@
 
 Everything here reads the manifest alone, before any model loads, so that a refusal
 (``MismatchError``, exit 3) costs nothing. ``check_request`` refuses a search whose task,
-model or prompts differ from its index's. ``check_task`` lets a task command (``similar``,
+model, adapter or prompts differ from its index's. ``check_task`` lets a task command (``similar``,
 ``dupes``, ``cluster``, ``classify``) run on an index built for its task, or for another
 task whose document prompt for this model is the same (so that its vectors are the ones
 this task would make); ``--any-task`` runs it knowingly anyway.
@@ -16,6 +16,7 @@ from tasksift.errors import MismatchError
 from tasksift.index.manifest import Manifest
 from tasksift.options import SearchRequest
 from tasksift.prompts import PromptSet, Task, config_prompts, find_profile, resolve_prompts
+from tasksift.vectors.adapters import AdapterRecord, read_adapter
 from tasksift.vectors.models import canonical_model_name
 
 
@@ -36,6 +37,8 @@ def check_request(manifest: Manifest, request: SearchRequest, index_dir: Path) -
             f"no --model), or build an index with that model: tasksift index {corpus} "
             f"--model {request.model} --index NEW_INDEX"
         )
+    if request.adapter is not None:
+        check_adapter(manifest, read_adapter(request.adapter), index_dir)
     recorded = manifest.prompts
     asked_query = request.query_prompt
     if request.instruction is not None:
@@ -57,6 +60,21 @@ def check_request(manifest: Manifest, request: SearchRequest, index_dir: Path) -
                 f"{asked!r}; either search without the override, or build an index with that "
                 f"prompt: tasksift index {corpus} --{side}-prompt {asked!r} --index NEW_INDEX"
             )
+
+
+def check_adapter(manifest: Manifest, asked: AdapterRecord, index_dir: Path) -> None:
+    """Refuse an adapter other than the one the index's vectors were made with."""
+    held = manifest.adapter
+    if held is not None and held.fingerprint == asked.fingerprint:
+        return
+    corpus = manifest.corpus_root
+    built = f"adapter {held.path} ({held.short})" if held else "no adapter"
+    advice = "search without --adapter (the index loads its own)" if held else "drop --adapter"
+    raise MismatchError(
+        f"index {index_dir} was built with {built} but this search gives adapter {asked.path} "
+        f"({asked.short}); either {advice}, or build an index with that adapter: tasksift "
+        f"index {corpus} --adapter {asked.path} --index NEW_INDEX"
+    )
 
 
 def prompts_for(manifest: Manifest, task: Task) -> PromptSet:

@@ -123,6 +123,7 @@ class SearchRequest:
     query_prompt: str | None = None
     document_prompt: str | None = None
     instruction: str | None = None
+    adapter: str | None = None  # a LoRA adapter folder; must be the index's
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import typer
 from tasksift.cli.console import report_problems
 from tasksift.cli.options import (
     REPORT_FORMATS,
+    AdapterOption,
     AlphaOption,
     AnyTask,
     Candidates,
@@ -105,6 +106,7 @@ def evaluate(
     ] = False,
     task: TaskOption = None,
     model: ModelOption = None,
+    adapter: AdapterOption = None,
     fusion: FusionOption = None,
     alpha: AlphaOption = None,
     fusion_depth: FusionDepth = DEFAULT_FUSION_DEPTH,
@@ -143,7 +145,7 @@ def evaluate(
     def searcher_for(search_mode: SearchMode | None) -> Searcher:
         return open_searcher(
             index_path,
-            SearchRequest(task, model),
+            SearchRequest(task, model, adapter=adapter),
             rerank,
             rerank_model,
             max(candidates, depth),

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from tasksift.cli.console import stderr, stdout_is_terminal
-from tasksift.cli.options import DocumentPrompt, IndexPath, Instruction, QueryPrompt
+from tasksift.cli.options import AdapterOption, DocumentPrompt, IndexPath, Instruction, QueryPrompt
 from tasksift.errors import UsageError
 from tasksift.options import (
     CHECKPOINT_DOCUMENTS,
@@ -62,6 +62,7 @@ def index(
             show_default=False,
         ),
     ] = None,
+    adapter: AdapterOption = None,
     query_prompt: QueryPrompt = None,
     document_prompt: DocumentPrompt = None,
     instruction: Instruction = None,
@@ -117,7 +118,8 @@ def index(
         IndexEngine,
         typer.Option(
             help="local: read, chunk and embed in this process; ray: on a Ray cluster (needs "
-            "`pip install tasksift[ray]`; a folder corpus must be at the same path on every node)."
+            "`pip install tasksift\\[ray]`; a folder corpus must be at the same path on every "
+            "node)."
         ),
     ] = IndexEngine.LOCAL,
     address: Annotated[
@@ -176,6 +178,7 @@ def index(
         overlap=overlap,
         language=language,
         trust_remote_code=trust_remote_code,
+        adapter=adapter,
         batch_size=batch_size,
         rebuild=rebuild,
         checkpoint_documents=checkpoint_every or CHECKPOINT_DOCUMENTS,

@@ -12,11 +12,19 @@ from rich.markup import escape
 from typer.core import TyperGroup, TyperOption
 
 from tasksift import __version__
-from tasksift.cli import evaluation, indexing, inspection, searching, serving, tasks
+from tasksift.cli import adapting, evaluation, indexing, inspection, searching, serving, tasks
 from tasksift.cli.console import print_error, stderr
 from tasksift.errors import ExitCode, NoHitsError, PartialError, TasksiftError
 
-COMMAND_GROUPS = (indexing, searching, evaluation, inspection, tasks, serving)  # in help's order
+COMMAND_GROUPS = (
+    indexing,
+    searching,
+    evaluation,
+    inspection,
+    tasks,
+    serving,
+    adapting,
+)  # in help's order
 
 
 def _flags_show_no_type(option: TyperOption, ctx: typer.Context) -> str | None:

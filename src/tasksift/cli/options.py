@@ -72,6 +72,15 @@ ModelOption = Annotated[
         show_default=False,
     ),
 ]
+AdapterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--adapter",
+        help="A LoRA adapter folder (PEFT; `tasksift adapt` makes one) merged into the model. "
+        "Needs `pip install tasksift\\[adapt]` (peft).",
+        show_default=False,
+    ),
+]
 QueryPrompt = Annotated[
     str | None,
     typer.Option("--query-prompt", help="Text put in front of queries.", show_default=False),

@@ -13,6 +13,7 @@ import typer
 from tasksift.cli.console import note, report_problems, stdout
 from tasksift.cli.options import (
     SEARCH_FORMATS,
+    AdapterOption,
     AlphaOption,
     Candidates,
     DocumentPrompt,
@@ -135,6 +136,7 @@ def search(
     k: Annotated[int, typer.Option("-k", "--top", min=1, help="Results per query.")] = 10,
     task: TaskOption = None,
     model: ModelOption = None,
+    adapter: AdapterOption = None,
     query_prompt: QueryPrompt = None,
     document_prompt: DocumentPrompt = None,
     instruction: Instruction = None,
@@ -191,7 +193,7 @@ def search(
         task and task.value, model, query_prompt, document_prompt, instruction, chunks, per_doc,
         tuple(path_globs or ()), tuple(types or ()), mode and mode.value, explain,
         fusion_method.value, fusion_alpha, fusion_depth, rerank_model if rerank else None,
-        candidates, min_relevance,
+        candidates, min_relevance, adapter,
     )  # fmt: skip
     searcher = open_for(args)
     for message in searcher.notes:

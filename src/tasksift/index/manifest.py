@@ -1,6 +1,6 @@
 """The manifest: what an index records, as typed records.
 
-Everything needed to reproduce the vectors (model and its weights' fingerprint, task,
+Everything needed to reproduce the vectors (model and its weights' fingerprint, adapter, task,
 prompts, chunking, HNSW settings), what searches check against it, and where the rest of a
 generation is (sidecar parts, the lexical side's files, the ONNX encoder). It is written as
 ``manifest.json`` in each generation and in the schema metadata of every sidecar part; it
@@ -20,6 +20,7 @@ from tasksift.errors import CorruptIndexError
 from tasksift.lexical.record import LexicalRecord
 from tasksift.options import AdaptiveRule, ChunkingConfig
 from tasksift.prompts import PromptSet, Task
+from tasksift.vectors.adapters import AdapterRecord
 
 PARTS_DIR = "parts"  # a generation's sidecar parts
 
@@ -123,6 +124,7 @@ class Manifest:
     readers: dict[str, int] | None = None  # kind -> version of the readers (documents)
     parts: tuple[PartRecord, ...] | None = None  # sidecar parts; None: format 1
     fusion: AdaptiveRule | None = None  # hybrid's adaptive rule; None: the tool's default
+    adapter: AdapterRecord | None = None  # the LoRA adapter merged into the model, if any
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     tool_version: str = __version__
     format_version: int = FORMAT_VERSION
@@ -134,6 +136,7 @@ class Manifest:
         data["lexical"] = self.lexical and self.lexical.to_dict()
         data["parts"] = None if self.parts is None else [p.to_dict() for p in self.parts]
         data["fusion"] = self.fusion and self.fusion.to_dict()
+        data["adapter"] = self.adapter and self.adapter.to_dict()
         return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
     @classmethod
@@ -162,6 +165,7 @@ class Manifest:
             readers=data.get("readers"),
             parts=_parts(data.get("parts")),
             fusion=AdaptiveRule.from_dict(data.get("fusion")),
+            adapter=AdapterRecord.from_dict(data.get("adapter")),
             created_at=data["created_at"],
             tool_version=data["tool_version"],
             format_version=version,

@@ -123,4 +123,5 @@ def load_index_model(manifest: Manifest) -> Embedder:
         manifest.model.name,
         trust_remote_code=manifest.model.trust_remote_code,
         expected_fingerprint=manifest.model.fingerprint,
+        adapter=manifest.adapter,
     )

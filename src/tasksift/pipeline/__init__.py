@@ -50,11 +50,14 @@ from tasksift.pipeline.plan import (
     plan_update,
 )
 from tasksift.pipeline.writer import Writer
+from tasksift.prompts import Task
+from tasksift.vectors.adapters import AdapterRecord, read_adapter
 from tasksift.vectors.models import canonical_model_name
 
 __all__ = ["IndexOptions", "IndexSummary", "Reporter", "SilentReporter", "build_index"]
 
 LOCK_FILE = ".lock"
+DEFAULT_TASK = Task.RETRIEVAL
 
 
 @dataclass(frozen=True)
@@ -93,12 +96,16 @@ def build_index(
     _check_corpus(corpus)
     if options.language is not None:
         _check_language(options.language)
+    adapter = read_adapter(options.adapter) if options.adapter else None
     report = ReadReport(strict=options.reading.strict)
     with _writer_lock(index_dir), Reading(corpus, options.reading, report) as reading:
         remove_stale_generations(index_dir)  # what a killed run may have left
         existing = None if options.rebuild else _existing(index_dir)
         if existing is not None:
             _check_update(existing.manifest, options, corpus)
+            _check_adapter_update(existing.manifest, adapter, corpus)
+        elif adapter is not None:
+            _warn_adapter_task(adapter, options.task or DEFAULT_TASK, reporter)
         plan = plan_update(corpus, index_dir, existing, reading, reporter)
         _warn(report, reporter, 0)
         if existing is None and not plan.pending:
@@ -207,6 +214,26 @@ def _check_update(manifest: Manifest, options: IndexOptions, corpus: Path) -> No
                 f"either update it without {flag}, or rebuild it with the new setting: "
                 f"tasksift index {corpus} {flag} ... --rebuild (or --index NEW_INDEX)"
             )
+
+
+def _warn_adapter_task(adapter: AdapterRecord, task: Task, reporter: Reporter) -> None:
+    if adapter.task is not None and adapter.task != task.value:
+        reporter.warn(
+            f"adapter {adapter.path} was trained for {adapter.task}; this index is for {task.value}"
+        )
+
+
+def _check_adapter_update(manifest: Manifest, asked: AdapterRecord | None, corpus: Path) -> None:
+    """Refuse an update that asks for another adapter than the index's (or one it has not)."""
+    held = manifest.adapter
+    if asked is None or (held is not None and held.fingerprint == asked.fingerprint):
+        return
+    built = f"adapter {held.path} ({held.short})" if held else "no adapter"
+    raise MismatchError(
+        f"the index was built with {built} but this update asks for adapter {asked.path} "
+        f"({asked.short}); either update it without --adapter, or rebuild it: tasksift index "
+        f"{corpus} --adapter {asked.path} --rebuild (or --index NEW_INDEX)"
+    )
 
 
 @contextmanager

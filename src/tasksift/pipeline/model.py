@@ -12,10 +12,11 @@ import numpy as np
 from tasksift.chunks import Chunk, Chunker
 from tasksift.errors import InputError
 from tasksift.index.manifest import Manifest, ModelInfo
-from tasksift.onnx.embedder import export_embedder
+from tasksift.onnx.embedder import export_embedder, load_index_model
 from tasksift.options import AdaptiveRule, ChunkingConfig
 from tasksift.pipeline.plan import IndexOptions, Reporter
 from tasksift.prompts import PromptSet, Task, config_prompts, resolve_prompts
+from tasksift.vectors.adapters import read_adapter
 from tasksift.vectors.embedder import Embedder, SentenceTransformerEmbedder, load_embedder
 from tasksift.vectors.encoding import Role, encode_with_prompt
 from tasksift.vectors.models import DEFAULT_MODEL
@@ -37,22 +38,21 @@ class OpenModel:
 
 def open_index_model(manifest: Manifest) -> OpenModel:
     """The model of an existing index, checked to have the weights it was built with."""
-    embedder = load_embedder(
-        manifest.model.name,
-        trust_remote_code=manifest.model.trust_remote_code,
-        expected_fingerprint=manifest.model.fingerprint,
-    )
+    embedder = load_index_model(manifest)
     chunker = Chunker(embedder.tokenizer, embedder.max_seq_length, manifest.prompts.document)
     config = manifest.chunking
     return OpenModel(embedder, manifest.prompts, chunker, config, manifest)
 
 
 def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
-    """The model a new index asks for, with the manifest that records it."""
-    embedder = load_embedder(
-        options.model or DEFAULT_MODEL, trust_remote_code=options.trust_remote_code
-    )
+    """The model a new index asks for (with its adapter), and the manifest that records it."""
     task = options.task or Task.RETRIEVAL
+    adapter = read_adapter(options.adapter) if options.adapter else None
+    embedder = load_embedder(
+        options.model or DEFAULT_MODEL,
+        trust_remote_code=options.trust_remote_code,
+        adapter=adapter,
+    )
     prompts = resolve_prompts(
         embedder.name,
         task,
@@ -74,7 +74,7 @@ def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
             name=embedder.name,
             path=str(embedder.source.path) if embedder.source.path else None,
             revision=embedder.source.revision,
-            fingerprint=embedder.fingerprint,
+            fingerprint=embedder.weights_fingerprint,
             dimension=embedder.dimension,
             max_seq_length=embedder.max_seq_length,
             trust_remote_code=options.trust_remote_code,
@@ -87,6 +87,7 @@ def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
         chunks=0,
         corpus_root=str(corpus.resolve()),
         fusion=AdaptiveRule(),
+        adapter=adapter,
     )
     return OpenModel(embedder, prompts, chunker, config, manifest)
 

@@ -45,6 +45,7 @@ class IndexOptions:
     overlap: int | None = None
     language: str | None = None  # of the lexical side; new index: DEFAULT_LANGUAGE
     trust_remote_code: bool = False
+    adapter: str | None = None  # a PEFT LoRA folder merged into the model
     batch_size: int = 32
     hnsw: HnswParams = field(default_factory=HnswParams)
     rebuild: bool = False

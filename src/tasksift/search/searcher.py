@@ -50,6 +50,7 @@ from tasksift.search.hits import (
 )
 from tasksift.search.relevance import with_relevance
 from tasksift.search.retriever import QueryScores, Retriever, RowSubset
+from tasksift.vectors.adapters import read_adapter
 from tasksift.vectors.embedder import Embedder
 from tasksift.vectors.encoding import Role, encode_with_prompt
 
@@ -97,6 +98,14 @@ def _why_no_lexical(manifest: Manifest) -> str:
     return "its first indexing run was interrupted; the lexical side is built at the end"
 
 
+def _with_adapter(manifest: Manifest, request: SearchRequest) -> Manifest:
+    """The manifest with the adapter's place the search gives (the guard checked it is the
+    index's adapter), so that a moved adapter loads from where it is now."""
+    if request.adapter is None:
+        return manifest
+    return replace(manifest, adapter=read_adapter(request.adapter))
+
+
 @dataclass
 class Searcher:
     """An index opened for searching: manifest checked, graph loaded, models ready."""
@@ -141,7 +150,7 @@ class Searcher:
         index = loaders.index(index_dir, manifest, wants_lexical)
         embedder = None
         if chosen is not SearchMode.LEXICAL:
-            embedder, note = loaders.embedder(index_dir, manifest)
+            embedder, note = loaders.embedder(index_dir, _with_adapter(manifest, request))
             notes += [note] if note else []
         fusion = fusion or Fusion()
         if fusion.method is FusionMethod.ADAPTIVE and manifest.fusion is not None:

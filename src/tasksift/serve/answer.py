@@ -55,6 +55,7 @@ class SearchArgs:
     rerank_model: str | None = None  # None: no reranking
     candidates: int = 50
     min_relevance: float | None = None  # keep only hits whose relevance reaches it
+    adapter: str | None = None  # a LoRA adapter folder; must be the index's
 
 
 class Declined(Exception):
@@ -91,6 +92,7 @@ def open_searcher(args: SearchArgs, loaders: Loaders | None = None) -> Searcher:
         args.query_prompt,
         args.document_prompt,
         args.instruction,
+        args.adapter,
     )
     return Searcher.open(
         Path(args.index),

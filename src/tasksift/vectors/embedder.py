@@ -16,6 +16,7 @@ from tasksift.errors import MismatchError, ModelLoadError, first_line
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
+from tasksift.vectors.adapters import AdapterRecord, apply_adapter, check_base
 from tasksift.vectors.models import (
     ModelSource,
     loadable_target,
@@ -44,13 +45,26 @@ class Embedder(Protocol):
 
 
 class SentenceTransformerEmbedder:
-    """An :class:`Embedder` over a sentence-transformers model."""
+    """An :class:`Embedder` over a sentence-transformers model, with a LoRA adapter merged
+    in or none. ``weights_fingerprint`` is the model's weights'; ``fingerprint`` is what
+    its vectors come from: those weights and the adapter."""
 
-    def __init__(self, model: SentenceTransformer, source: ModelSource, fingerprint: str) -> None:
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        source: ModelSource,
+        fingerprint: str,
+        adapter: AdapterRecord | None = None,
+    ) -> None:
         self._model = model
         self.source = source
         self.name = source.name
+        self.weights_fingerprint = fingerprint
+        self.adapter = adapter
         self.fingerprint = fingerprint
+        if adapter is not None:
+            both = f"{fingerprint}+{adapter.fingerprint}".encode()
+            self.fingerprint = "sha256:" + hashlib.sha256(both).hexdigest()
         dimension = getattr(model, "get_embedding_dimension", None) or (
             model.get_sentence_embedding_dimension
         )
@@ -106,8 +120,10 @@ def load_embedder(
     trust_remote_code: bool = False,
     device: str | None = None,
     expected_fingerprint: str | None = None,
+    adapter: AdapterRecord | None = None,
 ) -> SentenceTransformerEmbedder:
-    """Load ``name`` (the default model, a local folder or a Hugging Face id) for encoding.
+    """Load ``name`` (the default model, a local folder or a Hugging Face id) for encoding,
+    with ``adapter`` merged into it when given.
 
     With ``expected_fingerprint`` (an index's), refuse a model whose weights differ.
     """
@@ -131,7 +147,10 @@ def load_embedder(
             f"({fingerprint[:19]}... now, {expected_fingerprint[:19]}... then); rebuild the "
             "index: tasksift index CORPUS --rebuild"
         )
-    return SentenceTransformerEmbedder(model, source, fingerprint)
+    if adapter is not None:
+        check_base(adapter, source.name, fingerprint)
+        apply_adapter(model, adapter)
+    return SentenceTransformerEmbedder(model, source, fingerprint, adapter)
 
 
 def _state_fingerprint(model: SentenceTransformer) -> str:

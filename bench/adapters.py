@@ -1,0 +1,159 @@
+"""Retrieval adapters on SciFact: the default model against the same model with a LoRA
+adapter that `tasksift adapt` trained from the corpus's pseudo-queries alone (no
+judgments), and, with --judgments, one trained on SciFact's train split besides.
+
+    python bench/adapters.py [--docs N] [--max-steps 200] [--batch-size 32] [--judgments]
+
+For each: nDCG@10 dense and hybrid on the test queries (`tasksift eval`), the training's
+wall time and peak RSS (a `tasksift adapt` process), the adapter's size on disk, and the
+held-out MRR@10 `adapt` reports before and after. With --docs N, a subset of the corpus is
+used: every document the test queries judge relevant, and others drawn at random (seed 13)
+up to N, so that every test query keeps its answers; the figures then hold for that
+subset only, and say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from common import CORPUS, QRELS, QUERIES, RESULTS, SCIFACT, TASKSIFT, record, require_scifact, row
+from common import run_timed as timed_run
+
+TRAIN_QUERIES = SCIFACT / "train" / "queries.jsonl"
+TRAIN_QRELS = SCIFACT / "train" / "qrels.tsv"
+HELD_OUT = re.compile(
+    r"MRR@10 \((\d+) pseudo-queries among (\d+) passages\): ([\d.]+) before, ([\d.]+) after"
+)
+
+
+def subset_corpus(docs: int) -> Path:
+    """A corpus of ``docs`` documents holding every one the test queries judge."""
+    target = RESULTS / f"scifact-{docs}.jsonl.gz"
+    if target.is_file():
+        return target
+    judged = {line.split("\t")[1] for line in QRELS.read_text().splitlines()[1:] if line}
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as handle:
+        lines = [line for line in handle if line.strip()]
+    keep = [line for line in lines if json.loads(line)["_id"] in judged]
+    others = [line for line in lines if json.loads(line)["_id"] not in judged]
+    random.Random(13).shuffle(others)
+    keep += others[: max(0, docs - len(keep))]
+    with gzip.open(target, "wt", encoding="utf-8") as handle:
+        handle.writelines(keep)
+    return target
+
+
+def judgment_pairs() -> Path:
+    """SciFact's train split as `adapt --pairs` JSON Lines (query, doc_id)."""
+    target = RESULTS / "scifact-train-pairs.jsonl"
+    texts = {}
+    for line in TRAIN_QUERIES.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            query = json.loads(line)
+            texts[query["_id"]] = query["text"]
+    with target.open("w", encoding="utf-8") as out:
+        for line in TRAIN_QRELS.read_text().splitlines()[1:]:
+            qid, doc, score = line.split("\t")
+            if int(score) > 0 and qid in texts:
+                out.write(json.dumps({"query": texts[qid], "doc_id": doc}) + "\n")
+    return target
+
+
+def build(corpus: Path, index: Path, adapter: Path | None, reuse: bool = False) -> str:
+    """Index ``corpus`` (with ``adapter``) from scratch, or reuse an index there; its wall
+    time and peak RSS."""
+    if reuse and (index / "CURRENT").is_file():
+        return "reused (built by an earlier run)"
+    shutil.rmtree(index, ignore_errors=True)
+    extra = ["--adapter", str(adapter)] if adapter else []
+    timed = timed_run([*TASKSIFT, "index", str(corpus), "--index", str(index), "-q", *extra])
+    if timed.code != 0:
+        sys.exit(f"indexing failed: {timed.stderr.strip()}")
+    return f"{timed.seconds:.1f}, {timed.peak_rss_mib:.0f}"
+
+
+def evaluate(index: Path) -> dict[str, float]:
+    """nDCG@10 (percent) of the dense and hybrid runs on the test queries."""
+    command = [*TASKSIFT, "eval", "--queries", str(QUERIES), "--qrels", str(QRELS),
+               "--index", str(index), "--mode", "all", "--format", "json"]  # fmt: skip
+    timed = timed_run(command)
+    if timed.code != 0:
+        sys.exit(f"eval failed: {timed.stderr.strip()}")
+    runs = json.loads(timed.stdout)["runs"]
+    return {mode: 100 * runs[mode]["nDCG@10"] for mode in ("dense", "hybrid", "lexical")}
+
+
+def adapt(index: Path, out: Path, args: argparse.Namespace, pairs: Path | None) -> dict:
+    steps = ["--max-steps", str(args.max_steps), "--batch-size", str(args.batch_size),
+             "--learning-rate", str(args.learning_rate)]  # fmt: skip
+    command = [*TASKSIFT, "adapt", "--index", str(index), "--out", str(out), "--overwrite",
+               *steps, "-q"]  # fmt: skip
+    command += ["--pairs", str(pairs)] if pairs else []
+    timed = timed_run(command)
+    if timed.code != 0:
+        sys.exit(f"adapt failed: {timed.stderr.strip()}")
+    found = HELD_OUT.search(timed.stdout)
+    size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    return {
+        "seconds": timed.seconds,
+        "peak_rss_mib": timed.peak_rss_mib,
+        "bytes": size,
+        "held_out": found and {"queries": int(found[1]), "pool": int(found[2]),
+                               "before": float(found[3]), "after": float(found[4])},
+        "stdout": timed.stdout.strip(),
+    }  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=None, help="a subset of N documents")
+    parser.add_argument("--max-steps", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument("--judgments", action="store_true", help="also train on the train split")
+    parser.add_argument("--reuse-base", action="store_true", help="keep a base index built before")
+    args = parser.parse_args()
+    require_scifact()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    corpus = subset_corpus(args.docs) if args.docs else CORPUS
+    what = f"a subset of {args.docs} documents" if args.docs else "the whole corpus"
+    print(f"SciFact ({what}), all-MiniLM-L6-v2, {args.max_steps} steps of {args.batch_size}, "
+          f"learning rate {args.learning_rate}")  # fmt: skip
+    record("corpus", str(corpus))
+    base_index = RESULTS / f"adapters-base-{args.docs or 'all'}.tasksift"
+    row("index, base: s, peak RSS MiB", build(corpus, base_index, None, args.reuse_base))
+    scores = {"base": evaluate(base_index)}
+    kinds = {"pseudo": None, **({"pseudo+judgments": judgment_pairs()} if args.judgments else {})}
+    for name, pairs in kinds.items():
+        out = RESULTS / f"adapter-{name}-{args.docs or 'all'}"
+        trained = adapt(base_index, out, args, pairs)
+        record(f"adapt {name}", trained)
+        held = trained["held_out"] or {}
+        row(
+            f"adapt {name}: s, peak RSS MiB",
+            f"{trained['seconds']:.1f}, {trained['peak_rss_mib']:.0f}",
+        )
+        row(f"adapt {name}: adapter size KiB", f"{trained['bytes'] / 1024:.0f}")
+        row(f"adapt {name}: held-out MRR@10 before -> after",
+            f"{held.get('before')} -> {held.get('after')} ({held.get('queries')} queries, "
+            f"{held.get('pool')} passages)")  # fmt: skip
+        index = RESULTS / f"adapters-{name}-{args.docs or 'all'}.tasksift"
+        row(f"index, {name} adapter: s, peak RSS MiB", build(corpus, index, out))
+        scores[name] = evaluate(index)
+    record("nDCG@10", scores)
+    for name, score in scores.items():
+        for mode in ("dense", "hybrid"):
+            ratio = score[mode] / scores["base"][mode]
+            row(f"nDCG@10 {mode}, {name}", f"{score[mode]:.2f}  (x{ratio:.4f} of base)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""``tasksift adapt``: train a retrieval LoRA adapter for an index's model on its own chunks.
+
+Pairs come from the index (pseudo-queries, see ``pairs``) and from the user (``--pairs``);
+a part of the documents is held out, and the adapter's figure on them (MRR@10) is given
+before and after training. The adapter is written as a PEFT folder with
+``tasksift_adapter.json`` beside it (task, base model and its weights fingerprint, how it
+was trained), first into a staging folder, then renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tasksift import __version__
+from tasksift.adapt.pairs import Pair, chunk_rows, pseudo_queries, read_pairs, split_held_out
+from tasksift.adapt.train import (
+    TrainSettings,
+    add_lora,
+    mean_reciprocal_rank,
+    train,
+    with_hard_negatives,
+)
+from tasksift.errors import InputError
+from tasksift.index.reader import LoadedIndex, load_index
+from tasksift.prompts import Task
+from tasksift.vectors.adapters import TASKSIFT_FILE
+from tasksift.vectors.embedder import load_embedder
+
+HELD_OUT_FRACTION = 0.1
+HELD_OUT_LIMIT = 200  # queries
+POOL = 500  # passages each held-out query is ranked among
+
+
+@dataclass(frozen=True)
+class AdaptReport:
+    out: Path
+    task: str
+    pairs: dict[str, int]  # kind -> training pairs
+    held_out: int
+    pool: int
+    before: float  # MRR@10 on the held-out queries
+    after: float
+    steps: int
+    seconds: float
+
+
+def adapt_index(
+    index_dir: Path,
+    out: Path,
+    settings: TrainSettings,
+    pairs_file: Path | None = None,
+    overwrite: bool = False,
+    advance: Callable[[float], None] = lambda loss: None,
+) -> AdaptReport:
+    """Train a retrieval adapter for the index at ``index_dir`` and write it to ``out``."""
+    index = load_index(index_dir, lexical=False)
+    manifest = index.manifest
+    _check_out(out, index, overwrite)
+    if manifest.task is not Task.RETRIEVAL:
+        raise InputError(
+            f"index {index_dir} is for {manifest.task.value}; `tasksift adapt` trains retrieval "
+            "adapters, from an index built for retrieval"
+        )
+    rows = chunk_rows(index)
+    found = pseudo_queries(rows, settings.seed)
+    given = read_pairs(pairs_file, rows) if pairs_file is not None else []
+    training, held_out = split_held_out(found, HELD_OUT_FRACTION, HELD_OUT_LIMIT, settings.seed)
+    training += given
+    if len({p.group for p in training}) < 2:
+        raise InputError(
+            f"index {index_dir} yields too few training pairs ({len(training)}) for an "
+            "adapter; give some with --pairs"
+        )
+    embedder = load_embedder(
+        manifest.model.name,
+        trust_remote_code=manifest.model.trust_remote_code,
+        expected_fingerprint=manifest.model.fingerprint,
+    )
+    model = embedder.model
+    pool = _distractors(rows, held_out, settings.seed)
+    before = mean_reciprocal_rank(model, held_out, pool, manifest.prompts)
+    if settings.hard_negatives:
+        vectors = index.vectors.of(index.labels)  # rows in label order, as ``rows``
+        training = with_hard_negatives(model, training, rows, vectors, manifest.prompts)
+    add_lora(model, settings)
+    seconds = train(model, training, manifest.prompts, settings, advance)
+    after = mean_reciprocal_rank(model, held_out, pool, manifest.prompts)
+    report = AdaptReport(
+        out=out.resolve(),
+        task=manifest.task.value,
+        pairs=_kinds(training),
+        held_out=len(held_out),
+        pool=len(held_out) + len(pool),
+        before=before,
+        after=after,
+        steps=settings.steps,
+        seconds=seconds,
+    )
+    _save(model, out, manifest.model.name, manifest.model.fingerprint, report, settings)
+    return report
+
+
+def _check_out(out: Path, index: LoadedIndex, overwrite: bool) -> None:
+    """Refuse to write over the index's own adapter, or over anything without --overwrite."""
+    held = index.manifest.adapter
+    if held is not None and Path(held.path) == out.resolve():
+        raise InputError(
+            f"{out} is the adapter index {index.path} was built with; write the new one "
+            "elsewhere (--out), then re-index with it"
+        )
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InputError(f"{out} is a file, not a folder")
+    if any(out.iterdir()) and not overwrite:
+        raise InputError(f"{out} exists and is not empty; pass --overwrite to replace it")
+
+
+def _distractors(rows: list[dict], held_out: list[Pair], seed: int) -> list[str]:
+    """Chunks of other documents than the held-out ones, to rank their passages among."""
+    held = {p.group for p in held_out}
+    others = [str(r["text"]) for r in rows if str(r["doc_id"]) not in held]
+    random.Random(seed).shuffle(others)
+    return others[: max(0, POOL - len(held_out))]
+
+
+def _kinds(pairs: list[Pair]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for pair in pairs:
+        counts[pair.kind] = counts.get(pair.kind, 0) + 1
+    return counts
+
+
+def _save(
+    model, out: Path, base: str, fingerprint: str, report: AdaptReport, settings: TrainSettings
+) -> None:
+    """Write the adapter folder through a staging folder, replacing ``out`` at the end."""
+    staging = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    model[0].model.save_pretrained(str(staging))
+    facts = {
+        "task": report.task,
+        "base_model": base,
+        "base_fingerprint": fingerprint,
+        "trained": {**asdict(settings), "pairs": report.pairs, "seconds": round(report.seconds, 1)},
+        "held_out": {"queries": report.held_out, "pool": report.pool,
+                     "mrr@10_before": report.before, "mrr@10_after": report.after},
+        "tool_version": __version__,
+    }  # fmt: skip
+    (staging / TASKSIFT_FILE).write_text(json.dumps(facts, indent=2), encoding="utf-8")
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
