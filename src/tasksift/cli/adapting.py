@@ -60,7 +60,7 @@ def adapt(
     """
     from tasksift.adapt import adapt_index
     from tasksift.adapt.train import TrainSettings
-    from tasksift.index.generations import find_index
+    from tasksift.index.location import find_index
     from tasksift.progress import reporter_for
 
     index_dir = find_index(index_path)

@@ -62,6 +62,7 @@ def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
         document_prompt=options.document_prompt,
         instruction=options.instruction,
     )
+    _check_task_adapters(embedder, prompts, task)
     chunker = Chunker(embedder.tokenizer, embedder.max_seq_length, prompts.document)
     size = options.chunk_tokens if options.chunk_tokens is not None else chunker.budget
     overlap = options.overlap if options.overlap is not None else DEFAULT_OVERLAP
@@ -90,6 +91,20 @@ def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
         adapter=adapter,
     )
     return OpenModel(embedder, prompts, chunker, config, manifest)
+
+
+def _check_task_adapters(embedder: Embedder, prompts: PromptSet, task: Task) -> None:
+    """Refuse, before anything is written, a task whose prompts name an adapter the model
+    does not ship (when it ships any)."""
+    shipped = getattr(embedder, "task_adapters", frozenset())
+    named = {prompts.query_adapter, prompts.document_adapter} - {None}
+    if shipped and not named <= shipped:
+        missing = ", ".join(sorted(str(n) for n in named - shipped))
+        raise InputError(
+            f"model {embedder.name} ships task adapters {', '.join(sorted(shipped))}, but "
+            f"task {task.value} uses {missing}; index it for a task it has an adapter for "
+            "(--task)"
+        )
 
 
 def with_onnx_embedder(
