@@ -50,60 +50,66 @@ def register(app: typer.Typer) -> None:
     app.command(name="eval")(evaluate)
 
 
+EvalQueries = Annotated[
+    str | None,
+    typer.Option("--queries", "-Q", help="Queries (as for search --queries).", show_default=False),
+]
+Qrels = Annotated[
+    Path | None,
+    typer.Option(
+        help="Judgments: TREC (qid 0 docid rel) or BEIR TSV with header.", show_default=False
+    ),
+]
+Compare = Annotated[
+    tuple[str, str] | None,
+    typer.Option(
+        "--compare",
+        metavar="RUN_A RUN_B",
+        help="Compare two runs query by query: each a TREC run file or a mode (hybrid, "
+        "dense, lexical; these need --queries). Reports RUN_B - RUN_A with a paired "
+        "randomization test.",
+        show_default=False,
+    ),
+]
+Gold = Annotated[
+    Path | None,
+    typer.Option(
+        "--gold",
+        help="With --labels/--examples: the right label of each document "
+        "(doc_id<TAB>label); reports accuracy and macro-F1.",
+        show_default=False,
+    ),
+]
+Cutoff = Annotated[int, typer.Option("-k", min=1, help="Cutoff of nDCG@k and MRR@k.")]
+Depth = Annotated[
+    int, typer.Option(min=1, help="Documents retrieved per query (Recall@depth, MAP).")
+]
+EvalModeOption = Annotated[
+    EvalMode | None,
+    typer.Option(
+        "--mode",
+        help="Search mode to evaluate, or all: hybrid, dense and lexical side by side. "
+        "Default: as search.",
+        show_default=False,
+    ),
+]
+Exact = Annotated[bool, typer.Option("--exact", help="Also run exact cosine search, and compare.")]
+
+
 def evaluate(
-    queries_file: Annotated[
-        str | None,
-        typer.Option(
-            "--queries", "-Q", help="Queries (as for search --queries).", show_default=False
-        ),
-    ] = None,  # fmt: skip
-    qrels: Annotated[
-        Path | None,
-        typer.Option(
-            help="Judgments: TREC (qid 0 docid rel) or BEIR TSV with header.", show_default=False
-        ),
-    ] = None,  # fmt: skip
-    compare: Annotated[
-        tuple[str, str] | None,
-        typer.Option(
-            "--compare",
-            metavar="RUN_A RUN_B",
-            help="Compare two runs query by query: each a TREC run file or a mode (hybrid, "
-            "dense, lexical; these need --queries). Reports RUN_B - RUN_A with a paired "
-            "randomization test.",
-            show_default=False,
-        ),
-    ] = None,
+    queries_file: EvalQueries = None,
+    qrels: Qrels = None,
+    compare: Compare = None,
     labels_file: LabelsOption = None,
     examples_file: ExamplesOption = None,
-    gold: Annotated[
-        Path | None,
-        typer.Option(
-            "--gold",
-            help="With --labels/--examples: the right label of each document "
-            "(doc_id<TAB>label); reports accuracy and macro-F1.",
-            show_default=False,
-        ),
-    ] = None,  # fmt: skip
+    gold: Gold = None,
     method: MethodOption = "centroid",
     any_task: AnyTask = False,
     index_path: IndexPath = None,
-    k: Annotated[int, typer.Option("-k", min=1, help="Cutoff of nDCG@k and MRR@k.")] = 10,
-    depth: Annotated[
-        int, typer.Option(min=1, help="Documents retrieved per query (Recall@depth, MAP).")
-    ] = 100,
-    mode: Annotated[
-        EvalMode | None,
-        typer.Option(
-            "--mode",
-            help="Search mode to evaluate, or all: hybrid, dense and lexical side by side. "
-            "Default: as search.",
-            show_default=False,
-        ),
-    ] = None,
-    exact: Annotated[
-        bool, typer.Option("--exact", help="Also run exact cosine search, and compare.")
-    ] = False,
+    k: Cutoff = 10,
+    depth: Depth = 100,
+    mode: EvalModeOption = None,
+    exact: Exact = False,
     task: TaskOption = None,
     model: ModelOption = None,
     adapter: AdapterOption = None,
