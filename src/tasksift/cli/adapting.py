@@ -30,6 +30,15 @@ def adapt(
             show_default=False,
         ),
     ] = None,
+    examples: Annotated[
+        Path | None,
+        typer.Option(
+            "--examples",
+            help="Labelled examples (label<TAB>text lines, as classify takes) to train a "
+            "classification or clustering index's adapter on: same label, close vectors.",
+            show_default=False,
+        ),
+    ] = None,
     max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Training batches.")] = 200,
     batch_size: Annotated[
         int, typer.Option(min=2, help="Pairs per batch; each passage is the others' negative.")
@@ -51,11 +60,14 @@ def adapt(
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
-    """Train a retrieval adapter (LoRA) for an index's model on the index's own chunks.
+    """Train an adapter (LoRA) for an index's model and task on your own material.
 
-    Pseudo-queries need no judgments: section headings ask for their sections, titles for
-    their documents, sentences held out of chunks for the rest of them; --pairs adds yours.
-    A tenth of the documents is held out, and MRR@10 on them is shown before and after.
+    Retrieval, from the index's own chunks: section headings ask for their sections, titles
+    for their documents, sentences held out of chunks for the rest of them (no judgments
+    needed); --pairs adds yours. A tenth of the documents is held out, and MRR@10 on them is
+    shown before and after. Classification and clustering, from --examples: two examples of
+    a label are pulled together, other labels' pushed apart (SetFit's recipe); a fifth of
+    each label's examples is held out, and the centroid classifier's accuracy on them shown.
     Needs `pip install tasksift\\[adapt]` (peft).
     """
     from tasksift.adapt import adapt_index
@@ -69,15 +81,14 @@ def adapt(
     with reporter_for(stderr, show=show, warnings=not quiet) as reporter:
         reporter.stage("training the adapter", max_steps)
         report = adapt_index(
-            index_dir, out, settings, pairs, overwrite, lambda loss: reporter.advance(1)
+            index_dir, out, settings, pairs, overwrite, lambda loss: reporter.advance(1), examples
         )
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.pairs.items()))
     typer.echo(
         f"trained {report.out} in {report.seconds:.1f} s ({report.steps} steps of {batch_size} "
-        f"pairs; {kinds})\n"
-        f"held-out MRR@10 ({report.held_out} pseudo-queries among {report.pool} passages): "
-        f"{report.before:.3f} before, {report.after:.3f} after\n"
-        f"re-index with it: tasksift index {_corpus(index_dir)} --adapter {report.out} "
+        f"pairs; {kinds})\n{_held_out(report)}\n"
+        f"re-index with it: tasksift index {_corpus(index_dir)}{_task(report.task)} "
+        f"--adapter {report.out} "
         "--index NEW_INDEX (or --rebuild)"
     )
 
@@ -86,3 +97,19 @@ def _corpus(index_dir: Path) -> str:
     from tasksift.index.reader import read_manifest
 
     return read_manifest(index_dir).corpus_root
+
+
+def _held_out(report) -> str:
+    if report.measure == "accuracy":
+        return (
+            f"held-out accuracy ({report.held_out} examples, nearest centroid of the "
+            f"{report.pool} others): {report.before:.3f} before, {report.after:.3f} after"
+        )
+    return (
+        f"held-out MRR@10 ({report.held_out} pseudo-queries among {report.pool} passages): "
+        f"{report.before:.3f} before, {report.after:.3f} after"
+    )
+
+
+def _task(task: str) -> str:
+    return "" if task == "retrieval" else f" --task {task}"
