@@ -19,6 +19,7 @@ from conftest import (
     random_lora,
     run_cli,
     sidecar_table,
+    tiny_bert,
     tiny_embedder,
     tree_digest,
 )
@@ -259,3 +260,24 @@ def test_adapt_takes_examples_for_classification_only(
     assert_one_line_error(missing)
     assert "--examples FILE" in missing.stderr
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_adapt_distils_a_cross_encoder(plain, minilm_path, tmp_path) -> None:
+    """--teacher scores each pair's passage and mined negative; the adapter learns the
+    margin, and the adapter's facts name the teacher."""
+    teacher = tiny_bert(minilm_path, tmp_path / "tiny-ce", labels=1)
+    out = tmp_path / "distilled"
+    steps = ["--max-steps", "2", "--batch-size", "4"]
+    result = run_cli("adapt", "-i", plain[1], "--out", out, "--teacher", teacher, *steps, "-q")
+    assert result.code == 0, result.stderr
+    assert f"distilled from {teacher}" in result.stdout and "held-out MRR@10" in result.stdout
+    trained = json.loads((out / "tasksift_adapter.json").read_text())["trained"]
+    assert trained["teacher"] == str(teacher) and trained["steps"] == 2
+
+
+def test_a_teacher_is_for_retrieval_adapters(classifying, examples_file, tmp_path) -> None:
+    result = run_cli("adapt", "-i", classifying, "--out", tmp_path / "o", "--examples",
+                     examples_file, "--teacher", tmp_path / "ce")  # fmt: skip
+    assert result.code == 1
+    assert_one_line_error(result)
+    assert "--teacher distils" in result.stderr and not (tmp_path / "o").exists()

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tasksift import __version__
+from tasksift.adapt.distill import with_teacher_margins
 from tasksift.adapt.examples import centroid_accuracy, example_pairs, split_examples
 from tasksift.adapt.pairs import Pair, chunk_rows, pseudo_queries, read_pairs, split_held_out
 from tasksift.adapt.train import (
@@ -82,6 +83,11 @@ def adapt_index(
     manifest = index.manifest
     _check_out(out, index, overwrite)
     rows = chunk_rows(index)
+    if settings.teacher is not None and manifest.task is not Task.RETRIEVAL:
+        raise InputError(
+            f"index {index_dir} is for {manifest.task.value}; --teacher distils a cross-encoder's "
+            "ranking into a retrieval adapter"
+        )
     if manifest.task in EXAMPLE_TASKS:
         material = _from_examples(index_dir, manifest.task, manifest.prompts, examples_file,
                                   pairs_file, settings.seed)  # fmt: skip
@@ -96,9 +102,11 @@ def adapt_index(
     model = embedder.model
     before = material.figure(model)
     training = material.training
-    if settings.hard_negatives and manifest.task is Task.RETRIEVAL:
+    if (settings.hard_negatives or settings.teacher) and manifest.task is Task.RETRIEVAL:
         vectors = index.vectors.of(index.labels)  # rows in label order, as ``rows``
         training = with_hard_negatives(model, training, rows, vectors, manifest.prompts)
+    if settings.teacher is not None:
+        training = with_teacher_margins(training, settings.teacher)
     add_lora(model, settings)
     seconds = train(model, training, manifest.prompts, settings, advance)
     report = AdaptReport(

@@ -55,6 +55,16 @@ def adapt(
             "nDCG@10)."
         ),
     ] = False,
+    teacher: Annotated[
+        str | None,
+        typer.Option(
+            "--teacher",
+            help="A cross-encoder (local folder or Hub id) to distil: it scores each pair's "
+            "passage and a mined hard negative, and the adapter learns its margin (margin-MSE) "
+            "besides the in-batch loss. Retrieval indexes.",
+            show_default=False,
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace what --out holds (not an index's own).")
     ] = False,
@@ -76,7 +86,9 @@ def adapt(
     from tasksift.progress import reporter_for
 
     index_dir = find_index(index_path)
-    settings = TrainSettings(max_steps, batch_size, rank, learning_rate, seed, hard_negatives)
+    settings = TrainSettings(
+        max_steps, batch_size, rank, learning_rate, seed, hard_negatives, teacher
+    )
     show = not quiet and stdout_is_terminal() and stderr.is_terminal
     with reporter_for(stderr, show=show, warnings=not quiet) as reporter:
         reporter.stage("training the adapter", max_steps)
@@ -86,7 +98,8 @@ def adapt(
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.pairs.items()))
     typer.echo(
         f"trained {report.out} in {report.seconds:.1f} s ({report.steps} steps of {batch_size} "
-        f"pairs; {kinds})\n{_held_out(report)}\n"
+        f"pairs; {kinds}{f'; distilled from {teacher}' if teacher else ''})\n"
+        f"{_held_out(report)}\n"
         f"re-index with it: tasksift index {_corpus(index_dir)}{_task(report.task)} "
         f"--adapter {report.out} "
         "--index NEW_INDEX (or --rebuild)"
