@@ -8,10 +8,13 @@ documents per query, scores every candidate on both sides (as hybrid search does
 document ids, dense and BM25 scores and ranks, and the query's analyzed term count under
 bench/results/fusion_cache/NAME.pkl. Then it scores, from the cache: dense, lexical, convex
 0.7 (the default today), convex 0.3, RRF k=60, and a per-query weight that falls with the
-query's length, alpha = clip(a - b * log2(terms)), whose (a, b) is chosen leave one collection
-out (fit on the others, scored on this one). nDCG@10 here is computed on the cached
-candidates (every judged query counted); it matches `tasksift eval` for dense, lexical and
-the convex settings. Prints one table and writes bench/results/fusion_offline.json.
+query's length, alpha = clip(a - b * log2(terms)), whose (a, b) is chosen leave one index
+out (fit on the collections of the other indexes, scored on this one's); then
+bench/fusion_corpus.py's study of a per-corpus base weight (index-time statistics, leave
+one index out). nDCG@10 here is
+computed on the cached candidates (every judged query counted); it matches `tasksift eval`
+for dense, lexical and the convex settings. Prints the tables and writes
+bench/results/fusion_offline.json.
 """
 
 from __future__ import annotations
@@ -42,24 +45,42 @@ def paths(name: str) -> tuple[Path, Path]:
     return folder, RESULTS / f"{index}.tasksift"
 
 
+def judged_asked(name: str) -> tuple[list[str], dict, list]:
+    """A collection's judged query ids, its judgments, and its judged queries."""
+    from tasksift.evaluate import judged_queries
+    from tasksift.queries import read_qrels, read_queries
+
+    folder = paths(name)[0]
+    qrels = read_qrels(folder / "qrels.tsv")
+    judged = judged_queries(list(qrels), qrels)
+    asked = [q for q in read_queries(str(folder / "queries.jsonl")).queries if q.qid in judged]
+    return judged, qrels, asked
+
+
 def candidates(name: str) -> dict:
     """Per judged query: candidate doc ids, both sides' scores and ranks, term count."""
     cached = CACHE / f"{name}.pkl"
     if cached.is_file():
         return pickle.loads(cached.read_bytes())
-    from tasksift.evaluate import judged_queries
     from tasksift.options import SearchMode, SearchRequest
-    from tasksift.queries import read_qrels, read_queries
-    from tasksift.search.fusion import ranks_in, segment_best
     from tasksift.search.searcher import Searcher
 
-    folder, index = paths(name)
-    qrels = read_qrels(folder / "qrels.tsv")
-    judged = judged_queries(list(qrels), qrels)
-    asked = [q for q in read_queries(str(folder / "queries.jsonl")).queries if q.qid in judged]
-    searcher = Searcher.open(index, SearchRequest(), mode=SearchMode.HYBRID)
+    judged, qrels, asked = judged_asked(name)
+    searcher = Searcher.open(paths(name)[1], SearchRequest(), mode=SearchMode.HYBRID)
     texts = [q.text for q in asked]
     dense_side, lexical_side = (r.query(texts, None) for r in searcher.retrievers())
+    queries = gather(searcher, asked, dense_side, lexical_side)
+    data = {"judged": judged, "qrels": {q: qrels[q] for q in judged}, "queries": queries}
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(pickle.dumps(data))
+    return data
+
+
+def gather(searcher, asked, dense_side, lexical_side) -> list[dict]:  # noqa: ANN001
+    """Per query: candidate doc ids (each side's top ``DEPTH`` documents), both sides' best
+    chunk score and rank for each, and the query's length."""
+    from tasksift.search.fusion import ranks_in, segment_best
+
     groups, doc_ids = searcher.index.documents, searcher.index.column("doc_id")
     analyzer = searcher.index.lexical.analyzer
     queries = []
@@ -79,10 +100,7 @@ def candidates(name: str) -> dict:
             "terms": len(analyzer.terms(q.text)) if hasattr(analyzer, "terms") else None,
             "words": len(q.text.split()),
         })  # fmt: skip
-    data = {"judged": judged, "qrels": {q: qrels[q] for q in judged}, "queries": queries}
-    CACHE.mkdir(parents=True, exist_ok=True)
-    cached.write_bytes(pickle.dumps(data))
-    return data
+    return queries
 
 
 def minmax(x: np.ndarray) -> np.ndarray:
@@ -165,24 +183,27 @@ def main() -> int:
         ("by peaks", by_peaks, GRID_PEAK),
     ):
         for n in names:
-            others = [
-                datas[m] for m in names if m != n and not {m, n} <= {"scifact", "scifact-train"}
-            ]
+            # leave one index out: pyfaq and pyglossary share pydocs, scifact-train scifact
+            others = [datas[m] for m in names if paths(m)[1] != paths(n)[1]]
             fitted.setdefault(label, {})[n] = fit(others, family, grid)
-            row = table.setdefault(f"{label}, LOCO", {})
+            row = table.setdefault(f"{label}, LOIO", {})
             row[n] = 100 * ndcg10(datas[n], family(*fitted[label][n])).mean()
     print("nDCG@10 (percent) on the cached candidates, every judged query counted")
     print(f"{'setting':<22}" + "".join(f"{n:>12}" for n in names) + f"{'mean':>9}")
     for label, row in table.items():
         print(f"{label:<22}" + "".join(f"{row[n]:>12.2f}" for n in names)
               + f"{np.mean(list(row.values())):>9.2f}")  # fmt: skip
-    print("LOCO fits (a, b):", fitted)
+    print("LOIO fits (a, b):", fitted)
     words = {n: float(np.mean([q["words"] for q in datas[n]["queries"]])) for n in names}
     print("mean query words:", {n: round(w, 1) for n, w in words.items()})
+    from fusion_corpus import show, study
+
+    print("\nPer-corpus base weight from index-time statistics (bench/fusion_corpus.py):")
+    corpus = study(datas)
+    show(corpus)
     out = RESULTS / "fusion_offline.json"
-    out.write_text(
-        json.dumps({"ndcg@10": table, "loco_fits": fitted, "query_words": words}, indent=2)
-    )
+    out.write_text(json.dumps({"ndcg@10": table, "loio_fits": fitted, "query_words": words,
+                               "per_corpus": corpus}, indent=2))  # fmt: skip
     print(f"written {out}")
     return 0
 
