@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tasksift.cli.console import stderr, stdout_is_terminal
 from tasksift.cli.options import IndexPath
+
+if TYPE_CHECKING:
+    from tasksift.adapt import AdaptReport
 
 
 def register(app: typer.Typer) -> None:
@@ -112,7 +115,8 @@ def _corpus(index_dir: Path) -> str:
     return read_manifest(index_dir).corpus_root
 
 
-def _held_out(report) -> str:
+def _held_out(report: AdaptReport) -> str:
+    """The held-out figure's line: accuracy for examples, MRR@10 for retrieval."""
     if report.measure == "accuracy":
         return (
             f"held-out accuracy ({report.held_out} examples, nearest centroid of the "
