@@ -165,6 +165,15 @@ def random_lora(model: Path, folder: Path, seed: int) -> Path:
     return folder
 
 
+def tiny_task_model(minilm_path: Path, folder: Path, tasks: tuple[str, ...]) -> Path:
+    """The tiny model shipping a random LoRA per name in ``tasks`` (``adapters/NAME``, as
+    models with task adapters do), in a folder named like Jina v5 so its profile applies."""
+    model = tiny_embedder(minilm_path, folder).rename(folder / "jina-embeddings-v5-text-tiny")
+    for seed, task in enumerate(tasks, start=3):
+        random_lora(model, model / "adapters" / task, seed)
+    return model
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """A fresh copy of the mini corpus."""

@@ -19,6 +19,7 @@ from conftest import (
     random_lora,
     run_cli,
     sidecar_table,
+    tiny_bert,
     tiny_embedder,
     tree_digest,
 )
@@ -193,3 +194,84 @@ def test_a_folder_that_is_not_an_adapter_is_refused(adapted, tiny, tmp_path) -> 
     assert missing.code == 1
     assert_one_line_error(missing)
     assert not (tmp_path / "i").exists()
+
+
+EXAMPLES = {
+    "money": ["banks approve loans after reading cash flow", "a mortgage rate is fixed or "
+              "variable", "interest compounds on savings", "credit scores guide lenders",
+              "a loan needs collateral when income is thin"],
+    "kitchen": ["knead the dough until it is smooth", "simmer the stock for an hour",
+                "a sharp knife is safer than a dull one", "salt the pasta water well",
+                "rest the meat before slicing it"],
+    "nature": ["rivers carry sediment to the sea", "wetlands filter water for the valley",
+               "salmon swim upstream to spawn", "forests hold the soil on slopes",
+               "floods renew the plains beside a river"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def examples_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("examples") / "examples.tsv"
+    lines = [f"{label}\t{text}" for label, texts in EXAMPLES.items() for text in texts]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def classifying(plain, tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The mini corpus indexed with the tiny model for classification."""
+    index = tmp_path_factory.mktemp("classifying") / "index"
+    result = run_cli("index", plain[0], "-i", index, "-m", tiny, "--task", "classification",
+                     "-q")  # fmt: skip
+    assert result.code == 0, result.stderr
+    return index
+
+
+def test_adapt_from_examples_trains_a_classification_adapter(
+    classifying, examples_file, tmp_path
+) -> None:
+    """Same-label pairs, held-out accuracy before and after, how to re-index for the task."""
+    out = tmp_path / "classes"
+    steps = ["--max-steps", "3", "--learning-rate", "0.05"]
+    result = run_cli("adapt", "-i", classifying, "--out", out, "--examples", examples_file, *steps)
+    assert result.code == 0, result.stderr
+    assert "held-out accuracy (3 examples, nearest centroid of the 12 others):" in result.stdout
+    assert f"--task classification --adapter {out.resolve()}" in result.stdout
+    facts = json.loads((out / "tasksift_adapter.json").read_text())
+    assert facts["task"] == "classification" and facts["trained"]["pairs"]["example"] == 36
+    assert 0.0 <= facts["held_out"]["accuracy_after"] <= 1.0
+
+
+def test_adapt_takes_examples_for_classification_only(
+    classifying, plain, examples_file, tmp_path
+) -> None:
+    wrong = run_cli("adapt", "-i", plain[1], "--out", tmp_path / "a", "--examples", examples_file)
+    assert wrong.code == 1
+    assert_one_line_error(wrong)
+    assert "--examples trains classification and clustering adapters" in wrong.stderr
+    missing = run_cli("adapt", "-i", classifying, "--out", tmp_path / "b")
+    assert missing.code == 1
+    assert_one_line_error(missing)
+    assert "--examples FILE" in missing.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_adapt_distils_a_cross_encoder(plain, minilm_path, tmp_path) -> None:
+    """--teacher scores each pair's passage and mined negative; the adapter learns the
+    margin, and the adapter's facts name the teacher."""
+    teacher = tiny_bert(minilm_path, tmp_path / "tiny-ce", labels=1)
+    out = tmp_path / "distilled"
+    steps = ["--max-steps", "2", "--batch-size", "4"]
+    result = run_cli("adapt", "-i", plain[1], "--out", out, "--teacher", teacher, *steps, "-q")
+    assert result.code == 0, result.stderr
+    assert f"distilled from {teacher}" in result.stdout and "held-out MRR@10" in result.stdout
+    trained = json.loads((out / "tasksift_adapter.json").read_text())["trained"]
+    assert trained["teacher"] == str(teacher) and trained["steps"] == 2
+
+
+def test_a_teacher_is_for_retrieval_adapters(classifying, examples_file, tmp_path) -> None:
+    result = run_cli("adapt", "-i", classifying, "--out", tmp_path / "o", "--examples",
+                     examples_file, "--teacher", tmp_path / "ce")  # fmt: skip
+    assert result.code == 1
+    assert_one_line_error(result)
+    assert "--teacher distils" in result.stderr and not (tmp_path / "o").exists()

@@ -37,7 +37,9 @@ def check_request(manifest: Manifest, request: SearchRequest, index_dir: Path) -
             f"no --model), or build an index with that model: tasksift index {corpus} "
             f"--model {request.model} --index NEW_INDEX"
         )
-    if request.adapter is not None:
+    if request.adapter is not None and names_task_adapter(manifest, request.adapter):
+        check_task_adapter(manifest, request.adapter, index_dir)
+    elif request.adapter is not None:
         check_adapter(manifest, read_adapter(request.adapter), index_dir)
     recorded = manifest.prompts
     asked_query = request.query_prompt
@@ -74,6 +76,26 @@ def check_adapter(manifest: Manifest, asked: AdapterRecord, index_dir: Path) -> 
         f"index {index_dir} was built with {built} but this search gives adapter {asked.path} "
         f"({asked.short}); either {advice}, or build an index with that adapter: tasksift "
         f"index {corpus} --adapter {asked.path} --index NEW_INDEX"
+    )
+
+
+def names_task_adapter(manifest: Manifest, adapter: str) -> bool:
+    """Whether ``adapter`` is a name (not a folder) and the index's model chose one by name."""
+    held = (manifest.prompts.query_adapter, manifest.prompts.document_adapter)
+    return not Path(adapter).expanduser().is_dir() and held != (None, None)
+
+
+def check_task_adapter(manifest: Manifest, asked: str, index_dir: Path) -> None:
+    """Refuse a task adapter (one a model ships, by name) other than the index's."""
+    held = {manifest.prompts.query_adapter, manifest.prompts.document_adapter} - {None}
+    if asked in held:
+        return
+    names = " and ".join(sorted(str(n) for n in held))
+    raise MismatchError(
+        f"index {index_dir} was built with the model's task adapter {names} (task "
+        f"{manifest.task.value}) but this search gives {asked!r}; either search without "
+        f"--adapter (the index loads its own), or build an index for that adapter's task: "
+        f"tasksift index {manifest.corpus_root} --task TASK --index NEW_INDEX"
     )
 
 

@@ -36,6 +36,7 @@ class Pair:
     group: str
     kind: str  # heading, title, sentence, given
     negative: str | None = None  # a passage of another document that ranks high (mined)
+    margin: float | None = None  # a teacher's score of text minus its score of negative
 
 
 def chunk_rows(index: LoadedIndex) -> list[dict[str, str | int | None]]:

@@ -2,9 +2,10 @@
 
 The loss is the in-batch negatives one (sentence-transformers' MultipleNegativesRanking):
 each query's passage against every other passage of its batch and the batch's mined hard
-negatives (``with_hard_negatives``), cross-entropy over scaled cosine similarities. A plain
-torch loop, on CPU, with peft's LoRA on the model's attention (peft's default target
-modules for its architecture).
+negatives (``with_hard_negatives``), cross-entropy over scaled cosine similarities. Pairs
+a teacher scored (``distill``) add margin-MSE: the scaled cosine margin of passage over
+negative against the teacher's score margin. A plain torch loop, on CPU, with peft's LoRA
+on the model's attention (peft's default target modules for its architecture).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class TrainSettings:
     learning_rate: float = 2e-4
     seed: int = 13
     hard_negatives: bool = False  # they hurt SciFact (README, bench/adapters.py)
+    teacher: str | None = None  # a cross-encoder to distil (mines hard negatives to score)
 
 
 def add_lora(model: SentenceTransformer, settings: TrainSettings) -> None:
@@ -79,6 +81,7 @@ def train(
         passages = _embed(model, [prompts.document + text for text in texts])
         scores = queries @ passages.T * SCALE
         loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(batch)))
+        loss = loss + _margin_loss(scores, batch)
         loss.backward()
         optimizer.step()
         decay.step()
@@ -86,6 +89,27 @@ def train(
         advance(float(loss.detach()))
     model.eval()
     return time.perf_counter() - began
+
+
+def _margin_loss(scores: torch.Tensor, batch: Sequence[Pair]) -> torch.Tensor:
+    """Margin-MSE over the batch's pairs with a teacher margin (0 when none has one).
+    ``scores`` columns: the batch's passages, then its negatives in pair order."""
+    import torch
+
+    rows, negatives, targets = [], [], []
+    column = len(batch)
+    for row, pair in enumerate(batch):
+        if pair.negative:
+            if pair.margin is not None:
+                rows.append(row)
+                negatives.append(column)
+                targets.append(pair.margin)
+            column += 1
+    if not rows:
+        return scores.new_zeros(())
+    index = torch.tensor(rows)
+    student = scores[index, index] - scores[index, torch.tensor(negatives)]
+    return torch.nn.functional.mse_loss(student, torch.tensor(targets, dtype=scores.dtype))
 
 
 def with_hard_negatives(

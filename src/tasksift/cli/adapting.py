@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tasksift.cli.console import stderr, stdout_is_terminal
 from tasksift.cli.options import IndexPath
+
+if TYPE_CHECKING:
+    from tasksift.adapt import AdaptReport
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +33,15 @@ def adapt(
             show_default=False,
         ),
     ] = None,
+    examples: Annotated[
+        Path | None,
+        typer.Option(
+            "--examples",
+            help="Labelled examples (label<TAB>text lines, as classify takes) to train a "
+            "classification or clustering index's adapter on: same label, close vectors.",
+            show_default=False,
+        ),
+    ] = None,
     max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Training batches.")] = 200,
     batch_size: Annotated[
         int, typer.Option(min=2, help="Pairs per batch; each passage is the others' negative.")
@@ -46,16 +58,29 @@ def adapt(
             "nDCG@10)."
         ),
     ] = False,
+    teacher: Annotated[
+        str | None,
+        typer.Option(
+            "--teacher",
+            help="A cross-encoder (local folder or Hub id) to distil: it scores each pair's "
+            "passage and a mined hard negative, and the adapter learns its margin (margin-MSE) "
+            "besides the in-batch loss. Retrieval indexes.",
+            show_default=False,
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace what --out holds (not an index's own).")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
-    """Train a retrieval adapter (LoRA) for an index's model on the index's own chunks.
+    """Train an adapter (LoRA) for an index's model and task on your own material.
 
-    Pseudo-queries need no judgments: section headings ask for their sections, titles for
-    their documents, sentences held out of chunks for the rest of them; --pairs adds yours.
-    A tenth of the documents is held out, and MRR@10 on them is shown before and after.
+    Retrieval, from the index's own chunks: section headings ask for their sections, titles
+    for their documents, sentences held out of chunks for the rest of them (no judgments
+    needed); --pairs adds yours. A tenth of the documents is held out, and MRR@10 on them is
+    shown before and after. Classification and clustering, from --examples: two examples of
+    a label are pulled together, other labels' pushed apart (SetFit's recipe); a fifth of
+    each label's examples is held out, and the centroid classifier's accuracy on them shown.
     Needs `pip install tasksift\\[adapt]` (peft).
     """
     from tasksift.adapt import adapt_index
@@ -64,20 +89,22 @@ def adapt(
     from tasksift.progress import reporter_for
 
     index_dir = find_index(index_path)
-    settings = TrainSettings(max_steps, batch_size, rank, learning_rate, seed, hard_negatives)
+    settings = TrainSettings(
+        max_steps, batch_size, rank, learning_rate, seed, hard_negatives, teacher
+    )
     show = not quiet and stdout_is_terminal() and stderr.is_terminal
     with reporter_for(stderr, show=show, warnings=not quiet) as reporter:
         reporter.stage("training the adapter", max_steps)
         report = adapt_index(
-            index_dir, out, settings, pairs, overwrite, lambda loss: reporter.advance(1)
+            index_dir, out, settings, pairs, overwrite, lambda loss: reporter.advance(1), examples
         )
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.pairs.items()))
     typer.echo(
         f"trained {report.out} in {report.seconds:.1f} s ({report.steps} steps of {batch_size} "
-        f"pairs; {kinds})\n"
-        f"held-out MRR@10 ({report.held_out} pseudo-queries among {report.pool} passages): "
-        f"{report.before:.3f} before, {report.after:.3f} after\n"
-        f"re-index with it: tasksift index {_corpus(index_dir)} --adapter {report.out} "
+        f"pairs; {kinds}{f'; distilled from {teacher}' if teacher else ''})\n"
+        f"{_held_out(report)}\n"
+        f"re-index with it: tasksift index {_corpus(index_dir)}{_task(report.task)} "
+        f"--adapter {report.out} "
         "--index NEW_INDEX (or --rebuild)"
     )
 
@@ -86,3 +113,20 @@ def _corpus(index_dir: Path) -> str:
     from tasksift.index.reader import read_manifest
 
     return read_manifest(index_dir).corpus_root
+
+
+def _held_out(report: AdaptReport) -> str:
+    """The held-out figure's line: accuracy for examples, MRR@10 for retrieval."""
+    if report.measure == "accuracy":
+        return (
+            f"held-out accuracy ({report.held_out} examples, nearest centroid of the "
+            f"{report.pool} others): {report.before:.3f} before, {report.after:.3f} after"
+        )
+    return (
+        f"held-out MRR@10 ({report.held_out} pseudo-queries among {report.pool} passages): "
+        f"{report.before:.3f} before, {report.after:.3f} after"
+    )
+
+
+def _task(task: str) -> str:
+    return "" if task == "retrieval" else f" --task {task}"

@@ -77,7 +77,8 @@ AdapterOption = Annotated[
     typer.Option(
         "--adapter",
         help="A LoRA adapter folder (PEFT; `tasksift adapt` makes one) merged into the model. "
-        "Needs `pip install tasksift\\[adapt]` (peft).",
+        "A search may also name a task adapter the model ships (adapters/NAME), checked "
+        "against the one the index's task chose. Needs `pip install tasksift\\[adapt]` (peft).",
         show_default=False,
     ),
 ]

@@ -15,11 +15,18 @@ from tasksift.index.manifest import Manifest, ModelInfo
 from tasksift.onnx.embedder import export_embedder, load_index_model
 from tasksift.options import AdaptiveRule, ChunkingConfig
 from tasksift.pipeline.plan import IndexOptions, Reporter
-from tasksift.prompts import PromptSet, Task, config_prompts, resolve_prompts
-from tasksift.vectors.adapters import read_adapter
+from tasksift.prompts import (
+    PromptSet,
+    Task,
+    TaskPrompts,
+    config_prompts,
+    find_profile,
+    resolve_prompts,
+)
+from tasksift.vectors.adapters import read_adapter, shipped_adapters
 from tasksift.vectors.embedder import Embedder, SentenceTransformerEmbedder, load_embedder
 from tasksift.vectors.encoding import Role, encode_with_prompt
-from tasksift.vectors.models import DEFAULT_MODEL
+from tasksift.vectors.models import DEFAULT_MODEL, locate_model
 
 DEFAULT_OVERLAP = 32
 EMBED_SLICE = 128  # chunks per progress step; sorted by length so padding stays small
@@ -48,6 +55,7 @@ def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
     """The model a new index asks for (with its adapter), and the manifest that records it."""
     task = options.task or Task.RETRIEVAL
     adapter = read_adapter(options.adapter) if options.adapter else None
+    _check_task_adapters(options.model or DEFAULT_MODEL, options.profile, task)
     embedder = load_embedder(
         options.model or DEFAULT_MODEL,
         trust_remote_code=options.trust_remote_code,
@@ -90,6 +98,23 @@ def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
         adapter=adapter,
     )
     return OpenModel(embedder, prompts, chunker, config, manifest)
+
+
+def _check_task_adapters(model: str, profile: str | None, task: Task) -> None:
+    """Refuse, before the model loads, a task whose profile names an adapter the model does
+    not ship (when it ships any)."""
+    source = locate_model(model)
+    shipped = shipped_adapters(source.path)
+    found = find_profile(source.name, profile)
+    fixed = found.tasks.get(task, TaskPrompts()) if found else TaskPrompts()
+    named = {fixed.query_adapter, fixed.document_adapter} - {None}
+    if shipped and not named <= shipped.keys():
+        missing = ", ".join(sorted(str(n) for n in named - shipped.keys()))
+        raise InputError(
+            f"model {source.name} ships task adapters {', '.join(sorted(shipped))}, but "
+            f"task {task.value} uses {missing}; index it for a task it has an adapter for "
+            "(--task)"
+        )
 
 
 def with_onnx_embedder(

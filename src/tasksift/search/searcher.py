@@ -18,7 +18,7 @@ import numpy as np
 
 from tasksift.chunks import untruncated
 from tasksift.errors import MismatchError
-from tasksift.guard import check_request
+from tasksift.guard import check_request, names_task_adapter
 from tasksift.index.manifest import Manifest
 from tasksift.index.reader import LoadedIndex, load_index, read_manifest
 from tasksift.onnx.embedder import open_index_embedder
@@ -100,8 +100,9 @@ def _why_no_lexical(manifest: Manifest) -> str:
 
 def _with_adapter(manifest: Manifest, request: SearchRequest) -> Manifest:
     """The manifest with the adapter's place the search gives (the guard checked it is the
-    index's adapter), so that a moved adapter loads from where it is now."""
-    if request.adapter is None:
+    index's adapter), so that a moved adapter loads from where it is now. A task adapter
+    the model ships is named, not placed: the model loads it."""
+    if request.adapter is None or names_task_adapter(manifest, request.adapter):
         return manifest
     return replace(manifest, adapter=read_adapter(request.adapter))
 

@@ -6,6 +6,12 @@ base model's name and weights fingerprint, how it was trained). ``read_adapter``
 what an index records without importing anything heavy, so that a mismatch is refused
 before any model loads; ``apply_adapter`` imports peft (the ``tasksift[adapt]`` extra) and
 merges the adapter into the model's weights, so encoding costs what it costs without one.
+
+A model may also *ship* task adapters (Jina's way: one LoRA per task on one backbone,
+chosen by name): named PEFT folders under its ``adapters/`` folder
+(``adapters/retrieval/adapter_config.json``, ...). ``shipped_adapters`` lists them;
+``load_task_adapters`` loads them all, unmerged, for the embedder to switch between by the
+name the index's prompts record. Their weights count in the model's weights fingerprint.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ if TYPE_CHECKING:
 CONFIG_FILE = "adapter_config.json"
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 TASKSIFT_FILE = "tasksift_adapter.json"
+SHIPPED_FOLDER = "adapters"  # a model's own task adapters, one named PEFT folder each
 INSTALL_HINT = "adapters need peft: pip install 'tasksift[adapt]'"
 
 
@@ -162,3 +169,33 @@ def import_peft() -> Any:
     except ImportError:
         raise ModelLoadError(INSTALL_HINT) from None
     return peft
+
+
+def shipped_adapters(model_folder: Path | None) -> dict[str, Path]:
+    """The task adapters a model folder ships: name -> PEFT folder (empty when none)."""
+    folder = model_folder / SHIPPED_FOLDER if model_folder is not None else None
+    if folder is None or not folder.is_dir():
+        return {}
+    return {
+        sub.name: sub
+        for sub in sorted(folder.iterdir())
+        if (sub / CONFIG_FILE).is_file() and _weights_file(sub) is not None
+    }
+
+
+def load_task_adapters(model: SentenceTransformer, adapters: dict[str, Path]) -> None:
+    """Load the model's shipped ``adapters`` into its transformer by name, unmerged; the
+    embedder activates one per encode (``set_adapter``)."""
+    peft = import_peft()
+    module = model[0]
+    (first, path), *rest = adapters.items()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # peft's deprecation warnings about transformers
+            wrapped = peft.PeftModel.from_pretrained(module.model, str(path), adapter_name=first)
+            for name, other in rest:
+                wrapped.load_adapter(str(other), adapter_name=name)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load the model's task adapters: {first_line(exc)}") from exc
+    wrapped.eval()
+    module.model = wrapped

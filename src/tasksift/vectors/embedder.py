@@ -4,8 +4,10 @@ against an index's weights fingerprint."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -16,7 +18,13 @@ from tasksift.errors import MismatchError, ModelLoadError, first_line
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
-from tasksift.vectors.adapters import AdapterRecord, apply_adapter, check_base
+from tasksift.vectors.adapters import (
+    AdapterRecord,
+    apply_adapter,
+    check_base,
+    load_task_adapters,
+    shipped_adapters,
+)
 from tasksift.vectors.models import (
     ModelSource,
     loadable_target,
@@ -47,7 +55,9 @@ class Embedder(Protocol):
 class SentenceTransformerEmbedder:
     """An :class:`Embedder` over a sentence-transformers model, with a LoRA adapter merged
     in or none. ``weights_fingerprint`` is the model's weights'; ``fingerprint`` is what
-    its vectors come from: those weights and the adapter."""
+    its vectors come from: those weights and the adapter. ``task_adapters`` are the ones
+    the model ships (``adapters/NAME``), one of which ``encode(adapter=NAME)`` activates;
+    a model without them gets ``task=NAME`` (Jina's remote code chooses its own)."""
 
     def __init__(
         self,
@@ -55,8 +65,10 @@ class SentenceTransformerEmbedder:
         source: ModelSource,
         fingerprint: str,
         adapter: AdapterRecord | None = None,
+        task_adapters: frozenset[str] = frozenset(),
     ) -> None:
         self._model = model
+        self.task_adapters = task_adapters
         self.source = source
         self.name = source.name
         self.weights_fingerprint = fingerprint
@@ -92,17 +104,36 @@ class SentenceTransformerEmbedder:
     def encode(
         self, texts: list[str], prompt: str, adapter: str | None = None, batch_size: int = 32
     ) -> np.ndarray:
-        extra: dict[str, Any] = {"task": adapter} if adapter else {}
-        vectors = self._model.encode(
-            texts,
-            prompt=prompt,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-            **extra,
-        )
+        shipped = bool(self.task_adapters)
+        extra: dict[str, Any] = {"task": adapter} if adapter and not shipped else {}
+        with self._task_adapter(adapter) if shipped else contextlib.nullcontext():
+            vectors = self._model.encode(
+                texts,
+                prompt=prompt,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+                **extra,
+            )
         return np.asarray(vectors, dtype=np.float32)
+
+    @contextlib.contextmanager
+    def _task_adapter(self, name: str | None) -> Iterator[None]:
+        """The shipped adapter ``name`` active (None: the bare model) while encoding."""
+        wrapped = self._model[0].model
+        if name is None:
+            with wrapped.disable_adapter():
+                yield
+            return
+        if name not in self.task_adapters:
+            raise ModelLoadError(
+                f"model {self.name} ships task adapters {', '.join(sorted(self.task_adapters))}"
+                f", not {name!r}, which this task's prompts name; build the index for a task "
+                "it has an adapter for (--task), or with another --profile"
+            )
+        wrapped.set_adapter(name)
+        yield
 
 
 def quiet_transformers() -> None:
@@ -150,7 +181,10 @@ def load_embedder(
     if adapter is not None:
         check_base(adapter, source.name, fingerprint)
         apply_adapter(model, adapter)
-    return SentenceTransformerEmbedder(model, source, fingerprint, adapter)
+    shipped = shipped_adapters(source.path)
+    if shipped:
+        load_task_adapters(model, shipped)
+    return SentenceTransformerEmbedder(model, source, fingerprint, adapter, frozenset(shipped))
 
 
 def _state_fingerprint(model: SentenceTransformer) -> str:
