@@ -262,7 +262,9 @@ def test_adapt_distils_a_cross_encoder(plain, minilm_path, tmp_path) -> None:
     teacher = tiny_bert(minilm_path, tmp_path / "tiny-ce", labels=1)
     out = tmp_path / "distilled"
     steps = ["--max-steps", "2", "--batch-size", "4"]
-    result = run_cli("adapt", "-i", plain[1], "--out", out, "--teacher", teacher, *steps, "-q")
+    cache = {"TASKSIFT_CACHE_DIR": str(tmp_path / "cache")}  # its export is this test's own
+    result = run_cli("adapt", "-i", plain[1], "--out", out, "--teacher", teacher, *steps, "-q",
+                     env=cache)  # fmt: skip
     assert result.code == 0, result.stderr
     assert f"distilled from {teacher}" in result.stdout and "held-out MRR@10" in result.stdout
     trained = json.loads((out / "tasksift_adapter.json").read_text())["trained"]
