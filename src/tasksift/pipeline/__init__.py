@@ -114,7 +114,7 @@ def build_index(
             raise NoDocumentsError(
                 nothing_to_index(corpus, report) + f"; the index {index_dir} was left as it was"
             )
-        writer = Writer(corpus, index_dir, options, existing, reporter, reading, engine)
+        writer = Writer(corpus, index_dir, options, existing, reporter, reading, engine, adapter)
         lexical_missing = existing is not None and existing.manifest.lexical is None
         old_format = existing is not None and existing.manifest.parts is None
         work = plan.writes or not _complete(existing) or lexical_missing or old_format

@@ -23,7 +23,7 @@ from tasksift.prompts import (
     find_profile,
     resolve_prompts,
 )
-from tasksift.vectors.adapters import read_adapter, shipped_adapters
+from tasksift.vectors.adapters import AdapterRecord, shipped_adapters
 from tasksift.vectors.embedder import Embedder, SentenceTransformerEmbedder, load_embedder
 from tasksift.vectors.encoding import Role, encode_with_prompt
 from tasksift.vectors.models import DEFAULT_MODEL, locate_model
@@ -51,10 +51,12 @@ def open_index_model(manifest: Manifest) -> OpenModel:
     return OpenModel(embedder, manifest.prompts, chunker, config, manifest)
 
 
-def open_new_model(options: IndexOptions, corpus: Path) -> OpenModel:
-    """The model a new index asks for (with its adapter), and the manifest that records it."""
+def open_new_model(
+    options: IndexOptions, corpus: Path, adapter: AdapterRecord | None = None
+) -> OpenModel:
+    """The model a new index asks for, with ``adapter`` (the record of ``options.adapter``,
+    read once by the caller), and the manifest that records it."""
     task = options.task or Task.RETRIEVAL
-    adapter = read_adapter(options.adapter) if options.adapter else None
     _check_task_adapters(options.model or DEFAULT_MODEL, options.profile, task)
     embedder = load_embedder(
         options.model or DEFAULT_MODEL,

@@ -32,6 +32,7 @@ from tasksift.pipeline.engine import EmbeddedBatch, Engine, LocalEngine
 from tasksift.pipeline.model import OpenModel, open_index_model, open_new_model, with_onnx_embedder
 from tasksift.pipeline.plan import IndexOptions, Plan, Reporter, nothing_to_index
 from tasksift.pipeline.stores import ChunkParts, VectorSlots
+from tasksift.vectors.adapters import AdapterRecord
 
 
 class Writer:
@@ -46,8 +47,10 @@ class Writer:
         reporter: Reporter,
         reading: Reading,
         engine: Engine | None = None,
+        adapter: AdapterRecord | None = None,
     ) -> None:
         self.corpus = corpus
+        self.adapter = adapter  # the record of options.adapter, for a new index
         self.index_dir = index_dir
         self.options = options
         self.existing = existing
@@ -159,7 +162,7 @@ class Writer:
         if self.manifest is not None:
             model = open_index_model(self.manifest)
         else:
-            model = open_new_model(self.options, self.corpus)
+            model = open_new_model(self.options, self.corpus, self.adapter)
             self.manifest = model.manifest
             self.slots = VectorSlots(None, model.manifest.model.dimension, model.manifest.hnsw)
         self.manifest = with_onnx_embedder(model, self.index_dir, self.manifest, self.reporter)

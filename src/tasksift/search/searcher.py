@@ -50,7 +50,6 @@ from tasksift.search.hits import (
 )
 from tasksift.search.relevance import with_relevance
 from tasksift.search.retriever import QueryScores, Retriever, RowSubset
-from tasksift.vectors.adapters import read_adapter
 from tasksift.vectors.embedder import Embedder
 from tasksift.vectors.encoding import Role, encode_with_prompt
 
@@ -99,12 +98,15 @@ def _why_no_lexical(manifest: Manifest) -> str:
 
 
 def _with_adapter(manifest: Manifest, request: SearchRequest) -> Manifest:
-    """The manifest with the adapter's place the search gives (the guard checked it is the
-    index's adapter), so that a moved adapter loads from where it is now. A task adapter
-    the model ships is named, not placed: the model loads it."""
-    if request.adapter is None or names_task_adapter(manifest, request.adapter):
+    """The manifest with the adapter's place the search gives (the guard read it and found
+    the index's adapter, fingerprint and all), so that a moved adapter loads from where it
+    is now. A task adapter the model ships is named, not placed: the model loads it."""
+    if request.adapter is None or manifest.adapter is None:
         return manifest
-    return replace(manifest, adapter=read_adapter(request.adapter))
+    if names_task_adapter(manifest, request.adapter):
+        return manifest
+    place = str(Path(request.adapter).expanduser().resolve())
+    return replace(manifest, adapter=replace(manifest.adapter, path=place))
 
 
 @dataclass
