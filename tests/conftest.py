@@ -93,7 +93,9 @@ def minilm(minilm_path: Path):
     return SentenceTransformer(str(minilm_path), device="cpu")
 
 
-def tiny_bert(minilm_path: Path, folder: Path, labels: int | None) -> Path:
+def tiny_bert(
+    minilm_path: Path, folder: Path, labels: int | None, max_positions: int = 512
+) -> Path:
     """A randomly initialised two-layer BERT with MiniLM's tokenizer, saved in ``folder``:
     a classifier with ``labels`` outputs (a cross-encoder when 1), else the bare encoder."""
     import torch
@@ -106,6 +108,7 @@ def tiny_bert(minilm_path: Path, folder: Path, labels: int | None) -> Path:
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
+        max_position_embeddings=max_positions,
         num_labels=labels or 1,
     )
     torch.manual_seed(7)
@@ -128,26 +131,13 @@ def minilm_with_prompts(minilm_path: Path, folder: Path, prompts: dict[str, str]
 def tiny_embedder(minilm_path: Path, folder: Path) -> Path:
     """A randomly initialised two-layer BERT sentence-transformer (MiniLM's tokenizer, mean
     pooling, 128 tokens), saved in ``folder``."""
-    import torch
     from sentence_transformers import SentenceTransformer, models
-    from transformers import AutoTokenizer, BertConfig, BertModel
 
-    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=256,
-    )
-    torch.manual_seed(7)
-    BertModel(config).save_pretrained(folder / "bert")
-    tokenizer.save_pretrained(folder / "bert")
-    transformer = models.Transformer(str(folder / "bert"), max_seq_length=128)
+    bert = tiny_bert(minilm_path, folder / "bert", labels=None, max_positions=256)
+    transformer = models.Transformer(str(bert), max_seq_length=128)
     modules = [transformer, models.Pooling(32, "mean"), models.Normalize()]
     SentenceTransformer(modules=modules, device="cpu").save(str(folder / "model"))
-    shutil.rmtree(folder / "bert")
+    shutil.rmtree(bert)
     return folder / "model"
 
 
