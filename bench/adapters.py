@@ -1,8 +1,10 @@
 """Retrieval adapters on SciFact: the default model against the same model with a LoRA
 adapter that `tasksift adapt` trained from the corpus's pseudo-queries alone (no
-judgments), and, with --judgments, one trained on SciFact's train split besides.
+judgments), and with --kinds, ones trained on SciFact's train split alone (``judgments``:
+--pairs with --no-pseudo-queries) or on both (``pseudo+judgments``).
 
-    python bench/adapters.py [--docs N] [--max-steps 200] [--batch-size 32] [--judgments]
+    python bench/adapters.py [--docs N] [--max-steps 200] [--batch-size 32]
+        [--kinds pseudo,judgments,pseudo+judgments] [--reuse-base]
 
 For each: nDCG@10 dense and hybrid on the test queries (`tasksift eval`), the training's
 wall time and peak RSS (a `tasksift adapt` process), the adapter's size on disk, and the
@@ -90,12 +92,13 @@ def evaluate(index: Path) -> dict[str, float]:
     return {mode: 100 * runs[mode]["nDCG@10"] for mode in ("dense", "hybrid", "lexical")}
 
 
-def adapt(index: Path, out: Path, args: argparse.Namespace, pairs: Path | None) -> dict:
+def adapt(index: Path, out: Path, args: argparse.Namespace, kind: str) -> dict:
     steps = ["--max-steps", str(args.max_steps), "--batch-size", str(args.batch_size),
              "--learning-rate", str(args.learning_rate)]  # fmt: skip
     command = [*TASKSIFT, "adapt", "--index", str(index), "--out", str(out), "--overwrite",
                *steps, "-q"]  # fmt: skip
-    command += ["--pairs", str(pairs)] if pairs else []
+    command += ["--pairs", str(judgment_pairs())] if "judgments" in kind else []
+    command += [] if "pseudo" in kind else ["--no-pseudo-queries"]
     timed = timed_run(command)
     if timed.code != 0:
         sys.exit(f"adapt failed: {timed.stderr.strip()}")
@@ -117,7 +120,7 @@ def main() -> int:
     parser.add_argument("--max-steps", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-4)
-    parser.add_argument("--judgments", action="store_true", help="also train on the train split")
+    parser.add_argument("--kinds", default="pseudo", help="pseudo, judgments, pseudo+judgments")
     parser.add_argument("--reuse-base", action="store_true", help="keep a base index built before")
     args = parser.parse_args()
     require_scifact()
@@ -130,10 +133,9 @@ def main() -> int:
     base_index = RESULTS / f"adapters-base-{args.docs or 'all'}.tasksift"
     row("index, base: s, peak RSS MiB", build(corpus, base_index, None, args.reuse_base))
     scores = {"base": evaluate(base_index)}
-    kinds = {"pseudo": None, **({"pseudo+judgments": judgment_pairs()} if args.judgments else {})}
-    for name, pairs in kinds.items():
+    for name in args.kinds.split(","):
         out = RESULTS / f"adapter-{name}-{args.docs or 'all'}"
-        trained = adapt(base_index, out, args, pairs)
+        trained = adapt(base_index, out, args, name)
         record(f"adapt {name}", trained)
         held = trained["held_out"] or {}
         row(

@@ -185,6 +185,24 @@ def test_adapt_refuses_bad_pairs(adapted, tmp_path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_adapt_on_given_pairs_alone(plain, tmp_path) -> None:
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(
+        '{"query": "loan approval", "doc_id": "money/loan-approval.md"}\n'
+        '{"query": "pasta sauce", "text": "Tomatoes, garlic and basil simmered slowly."}\n'
+    )
+    steps = ["--max-steps", "2", "--batch-size", "2", "--no-pseudo-queries", "-q"]
+    out = tmp_path / "out"
+    result = run_cli("adapt", "-i", plain[1], "--out", out, "--pairs", pairs, *steps)
+    assert result.code == 0, result.stderr
+    facts = json.loads((out / "tasksift_adapter.json").read_text())
+    assert facts["trained"]["pairs"] == {"given": 2} and not facts["trained"]["pseudo_queries"]
+    alone = run_cli("adapt", "-i", plain[1], "--out", tmp_path / "o2", *steps)
+    assert alone.code == 2
+    assert_one_line_error(alone)
+    assert "--pairs" in alone.stderr
+
+
 def test_a_folder_that_is_not_an_adapter_is_refused(adapted, tiny, tmp_path) -> None:
     result = run_cli("search", QUERY, "-i", adapted[1], "--adapter", tiny)
     assert result.code == 1

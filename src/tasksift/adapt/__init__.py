@@ -29,7 +29,7 @@ from tasksift.adapt.train import (
     train,
     with_hard_negatives,
 )
-from tasksift.errors import InputError
+from tasksift.errors import InputError, UsageError
 from tasksift.index.reader import LoadedIndex, load_index
 from tasksift.prompts import PromptSet, Task
 from tasksift.tasks.classify import read_examples
@@ -93,7 +93,7 @@ def adapt_index(
                                   pairs_file, settings.seed)  # fmt: skip
     else:
         material = _from_pairs(index_dir, manifest.task, manifest.prompts, rows, pairs_file,
-                               examples_file, settings.seed)  # fmt: skip
+                               examples_file, settings)  # fmt: skip
     embedder = load_embedder(
         manifest.model.name,
         trust_remote_code=manifest.model.trust_remote_code,
@@ -132,9 +132,10 @@ def _from_pairs(
     rows: list[dict],
     pairs_file: Path | None,
     examples_file: Path | None,
-    seed: int,
+    settings: TrainSettings,
 ) -> Material:
-    """Retrieval: pseudo-queries and the user's pairs; MRR@10 on held-out documents."""
+    """Retrieval: pseudo-queries and/or the user's pairs; MRR@10 on held-out documents
+    (always pseudo-queries: they need no judgments)."""
     if task is not Task.RETRIEVAL:
         raise InputError(
             f"index {index_dir} is for {task.value}; `tasksift adapt` trains retrieval adapters "
@@ -146,10 +147,13 @@ def _from_pairs(
             f"index {index_dir} is for retrieval; --examples trains classification and "
             "clustering adapters (give retrieval pairs with --pairs)"
         )
+    if not settings.pseudo_queries and pairs_file is None:
+        raise UsageError("--no-pseudo-queries trains on --pairs alone: give --pairs FILE")
+    seed = settings.seed
     found = pseudo_queries(rows, seed)
     given = read_pairs(pairs_file, rows) if pairs_file is not None else []
     training, held_out = split_held_out(found, HELD_OUT_FRACTION, HELD_OUT_LIMIT, seed)
-    training += given
+    training = [*training, *given] if settings.pseudo_queries else given
     if len({p.group for p in training}) < 2:
         raise InputError(
             f"index {index_dir} yields too few training pairs ({len(training)}) for an "

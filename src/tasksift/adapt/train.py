@@ -41,6 +41,7 @@ class TrainSettings:
     seed: int = 13
     hard_negatives: bool = False  # they hurt SciFact (README, bench/adapters.py)
     teacher: str | None = None  # a cross-encoder to distil (mines hard negatives to score)
+    pseudo_queries: bool = True  # train on the index's pseudo-queries besides given pairs
 
 
 def add_lora(model: SentenceTransformer, settings: TrainSettings) -> None:

@@ -68,6 +68,13 @@ def adapt(
             show_default=False,
         ),
     ] = None,
+    pseudo_queries: Annotated[
+        bool,
+        typer.Option(
+            help="Train on the pseudo-queries the index's chunks yield; with "
+            "--no-pseudo-queries, on --pairs alone (the held-out figure still uses them)."
+        ),
+    ] = True,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace what --out holds (not an index's own).")
     ] = False,
@@ -90,7 +97,7 @@ def adapt(
 
     index_dir = find_index(index_path)
     settings = TrainSettings(
-        max_steps, batch_size, rank, learning_rate, seed, hard_negatives, teacher
+        max_steps, batch_size, rank, learning_rate, seed, hard_negatives, teacher, pseudo_queries
     )
     show = not quiet and stdout_is_terminal() and stderr.is_terminal
     with reporter_for(stderr, show=show, warnings=not quiet) as reporter:
