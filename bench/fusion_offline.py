@@ -7,7 +7,9 @@ For each collection it opens the index as shipped (ANN graph), takes each side's
 documents per query, scores every candidate on both sides (as hybrid search does) and caches
 document ids, dense and BM25 scores and ranks, and the query's analyzed term count under
 bench/results/fusion_cache/NAME.pkl. Then it scores, from the cache: dense, lexical, convex
-0.7 (the default today), convex 0.3, RRF k=60, and a per-query weight that falls with the
+0.7 (the default today), convex 0.3, RRF k=60, the shipped adaptive rule and two variants
+tried against it (z-score normalisation; its peaks through a logistic link, at the best
+in-sample point of a grid), and a per-query weight that falls with the
 query's length, alpha = clip(a - b * log2(terms)), whose (a, b) is chosen leave one index
 out (fit on the collections of the other indexes, scored on this one's); then
 bench/fusion_corpus.py's study of a per-corpus base weight (index-time statistics, leave
@@ -145,6 +147,31 @@ def by_peaks(a: float, b: float):  # noqa: ANN201
     return convex(lambda q: weigh(fusion, np.asarray(q["dense"]), np.asarray(q["lexical"])).alpha)
 
 
+def standard(x: np.ndarray) -> np.ndarray:
+    """Scores as standard deviations from the candidates' mean (z-score normalisation)."""
+    spread = x.std()
+    return (x - x.mean()) / spread if spread > 1e-12 else np.zeros_like(x)
+
+
+def z_convex(alpha: float):  # noqa: ANN201
+    """Convex fusion of z-score normalised scores (instead of min-max)."""
+    return lambda q: alpha * standard(q["dense"]) + (1 - alpha) * standard(q["lexical"])
+
+
+def by_peaks_logistic(base: float, slope: float):  # noqa: ANN201
+    """The shipped rule's features through a logistic link instead of a clipped line."""
+
+    def peak(x: np.ndarray) -> float:
+        spread = x.std()
+        return float((x.max() - x.mean()) / spread) if spread > 1e-12 else 0.0
+
+    def alpha(q: dict) -> float:
+        gap = peak(np.asarray(q["dense"])) - peak(np.asarray(q["lexical"]))
+        return 1 / (1 + math.exp(-(math.log(base / (1 - base)) + slope * gap)))
+
+    return convex(alpha)
+
+
 def only(side: str):  # noqa: ANN201
     return lambda q: np.where(q[f"{side}_rank"] > 0, q[side], np.nan)
 
@@ -174,7 +201,9 @@ def main() -> int:
     shipped = AdaptiveRule()
     settings = {"dense": only("dense"), "lexical": only("lexical"), "convex 0.7 (today)":
                 convex(0.7), "convex 0.3": convex(0.3), "rrf k=60": rrf,
-                "adaptive (shipped)": by_peaks(shipped.base, shipped.slope)}  # fmt: skip
+                "adaptive (shipped)": by_peaks(shipped.base, shipped.slope),
+                "z-score convex 0.6": z_convex(0.6),
+                "peaks, logistic .76/.5": by_peaks_logistic(0.76, 0.5)}  # fmt: skip
     table = {label: {n: 100 * ndcg10(datas[n], f).mean() for n in names}
              for label, f in settings.items()}  # fmt: skip
     fitted: dict[str, dict[str, tuple[float, float]]] = {}
