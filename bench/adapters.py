@@ -3,8 +3,13 @@ adapter that `tasksift adapt` trained from the corpus's pseudo-queries alone (no
 judgments), and with --kinds, ones trained on SciFact's train split alone (``judgments``:
 --pairs with --no-pseudo-queries) or on both (``pseudo+judgments``).
 
-    python bench/adapters.py [--docs N] [--max-steps 200] [--batch-size 32]
-        [--kinds pseudo,judgments,pseudo+judgments] [--reuse-base]
+    python bench/adapters.py [--collection scifact] [--docs N] [--max-steps 200]
+        [--batch-size 32] [--kinds pseudo,judgments,pseudo+judgments] [--reuse-base]
+
+--collection names SciFact or one of bench/build_manual_collections.py's and
+bench/build_collections.py's collections (texindex, debman, pyfaq, pyglossary; the last two
+share the pydocs corpus); those have no train split, so only ``pseudo`` applies. With
+--reuse-base the base index is the one bench/fusion.py built (bench/results/NAME.tasksift).
 
 For each: nDCG@10 dense and hybrid on the test queries (`tasksift eval`), the training's
 wall time and peak RSS (a `tasksift adapt` process), the adapter's size on disk, and the
@@ -23,11 +28,14 @@ import random
 import re
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import CORPUS, QRELS, QUERIES, RESULTS, SCIFACT, TASKSIFT, record, require_scifact, row
 from common import run_timed as timed_run
 
+COLLECTIONS = RESULTS / "collections"
+SHARED_CORPUS = {"pyfaq": "pydocs", "pyglossary": "pydocs"}
 TRAIN_QUERIES = SCIFACT / "train" / "queries.jsonl"
 TRAIN_QRELS = SCIFACT / "train" / "qrels.tsv"
 HELD_OUT = re.compile(
@@ -81,9 +89,32 @@ def build(corpus: Path, index: Path, adapter: Path | None, reuse: bool = False) 
     return f"{timed.seconds:.1f}, {timed.peak_rss_mib:.0f}"
 
 
-def evaluate(index: Path) -> dict[str, float]:
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    corpus: Path
+    queries: Path
+    qrels: Path
+    base: Path  # where a base index built by bench/fusion.py lies
+
+    @classmethod
+    def named(cls, name: str) -> Collection:
+        if name == "scifact":
+            require_scifact()
+            return cls(name, CORPUS, QUERIES, QRELS, RESULTS / "scifact.tasksift")
+        folder = COLLECTIONS / name
+        if not (folder / "qrels.tsv").is_file():
+            sys.exit(f"{folder} is missing; build it with bench/build_manual_collections.py")
+        shared = SHARED_CORPUS.get(name, name)
+        corpus = COLLECTIONS / shared / "corpus.jsonl.gz"
+        return cls(name, corpus, folder / "queries.jsonl", folder / "qrels.tsv",
+                   RESULTS / f"{shared}.tasksift")  # fmt: skip
+
+
+def evaluate(index: Path, collection: Collection) -> dict[str, float]:
     """nDCG@10 (percent) of the dense and hybrid runs on the test queries."""
-    command = [*TASKSIFT, "eval", "--queries", str(QUERIES), "--qrels", str(QRELS),
+    command = [*TASKSIFT, "eval", "--queries", str(collection.queries),
+               "--qrels", str(collection.qrels),
                "--index", str(index), "--mode", "all", "--format", "json"]  # fmt: skip
     timed = timed_run(command)
     if timed.code != 0:
@@ -116,6 +147,7 @@ def adapt(index: Path, out: Path, args: argparse.Namespace, kind: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--collection", default="scifact")
     parser.add_argument("--docs", type=int, default=None, help="a subset of N documents")
     parser.add_argument("--max-steps", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -123,18 +155,25 @@ def main() -> int:
     parser.add_argument("--kinds", default="pseudo", help="pseudo, judgments, pseudo+judgments")
     parser.add_argument("--reuse-base", action="store_true", help="keep a base index built before")
     args = parser.parse_args()
-    require_scifact()
+    collection = Collection.named(args.collection)
+    if args.docs and collection.name != "scifact":
+        sys.exit("--docs subsets SciFact only")
+    if collection.name != "scifact" and args.kinds != "pseudo":
+        sys.exit(f"{collection.name} has no train split: --kinds pseudo only")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    corpus = subset_corpus(args.docs) if args.docs else CORPUS
+    corpus = subset_corpus(args.docs) if args.docs else collection.corpus
     what = f"a subset of {args.docs} documents" if args.docs else "the whole corpus"
-    print(f"SciFact ({what}), all-MiniLM-L6-v2, {args.max_steps} steps of {args.batch_size}, "
-          f"learning rate {args.learning_rate}")  # fmt: skip
+    print(f"{collection.name} ({what}), all-MiniLM-L6-v2, {args.max_steps} steps of "
+          f"{args.batch_size}, learning rate {args.learning_rate}")  # fmt: skip
     record("corpus", str(corpus))
-    base_index = RESULTS / f"adapters-base-{args.docs or 'all'}.tasksift"
+    tag = f"{collection.name}-{args.docs or 'all'}"
+    base_index = RESULTS / f"adapters-base-{tag}.tasksift"
+    if args.reuse_base and not args.docs and (collection.base / "CURRENT").is_file():
+        base_index = collection.base
     row("index, base: s, peak RSS MiB", build(corpus, base_index, None, args.reuse_base))
-    scores = {"base": evaluate(base_index)}
+    scores = {"base": evaluate(base_index, collection)}
     for name in args.kinds.split(","):
-        out = RESULTS / f"adapter-{name}-{args.docs or 'all'}"
+        out = RESULTS / f"adapter-{name}-{tag}"
         trained = adapt(base_index, out, args, name)
         record(f"adapt {name}", trained)
         held = trained["held_out"] or {}
@@ -146,9 +185,9 @@ def main() -> int:
         row(f"adapt {name}: held-out MRR@10 before -> after",
             f"{held.get('before')} -> {held.get('after')} ({held.get('queries')} queries, "
             f"{held.get('pool')} passages)")  # fmt: skip
-        index = RESULTS / f"adapters-{name}-{args.docs or 'all'}.tasksift"
+        index = RESULTS / f"adapters-{name}-{tag}.tasksift"
         row(f"index, {name} adapter: s, peak RSS MiB", build(corpus, index, out))
-        scores[name] = evaluate(index)
+        scores[name] = evaluate(index, collection)
     record("nDCG@10", scores)
     for name, score in scores.items():
         for mode in ("dense", "hybrid"):

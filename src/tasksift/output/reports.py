@@ -44,11 +44,12 @@ def eval_table(rows: list[Any], report: dict[str, Any]) -> Table:
     ANN-vs-exact overlap."""
     names = list(rows[0].measures)
     table = Table(title=f"{report['queries']} judged queries", title_justify="left")
-    table.add_column("run", style="bold")
+    table.add_column("run", style="bold", overflow="fold")
     for name in names:
         table.add_column(name, justify="right")
+    shown = shown_run_names([row.name for row in rows])
     for row in rows:
-        table.add_row(escape(row.name), *(_with_interval(row, n) for n in names))
+        table.add_row(escape(shown[row.name]), *(_with_interval(row, n) for n in names))
     notes = ["[dim]mean (95% bootstrap interval over queries)[/]"]
     if report.get("unanswered"):
         notes.append(f"{report['unanswered']} judged queries not answered count as 0")
@@ -57,6 +58,13 @@ def eval_table(rows: list[Any], report: dict[str, Any]) -> Table:
         notes.append(f"ANN recall@{report['k']} against exact search: {report[overlap[0]]:.4f}")
     table.caption = "; ".join(notes)
     return table
+
+
+def shown_run_names(names: list[str]) -> dict[str, str]:
+    """Run names for a table: a run file's path shortened to its file name, where the
+    file names tell the runs apart (JSON keeps the paths as given)."""
+    short = {name: name.replace("\\", "/").rsplit("/", 1)[-1] for name in names}
+    return short if len(set(short.values())) == len(set(names)) else {n: n for n in names}
 
 
 def _with_interval(row: Any, name: str) -> str:
@@ -68,9 +76,10 @@ def comparison_table(comparisons: list[dict[str, Any]]) -> Table:
     """Paired differences ``b - a`` in points, with their interval and p-value."""
     names = list(comparisons[0]["measures"])
     table = Table(title="paired differences (b - a)", title_justify="left")
-    table.add_column("b - a", style="bold")
+    table.add_column("b - a", style="bold", overflow="fold")
     for name in names:
         table.add_column(name, justify="right")
+    shown = shown_run_names([name for c in comparisons for name in (c["a"], c["b"])])
     for c in comparisons:
         cells = []
         for name in names:
@@ -79,7 +88,7 @@ def comparison_table(comparisons: list[dict[str, Any]]) -> Table:
             low, high = d["interval"]
             cells.append(f"{100 * d['mean']:+.2f}{mark} [dim]({100 * low:+.1f}–{100 * high:+.1f}) "
                          f"p={d['p_value']:.3f}[/]")  # fmt: skip
-        table.add_row(f"{escape(c['b'])} - {escape(c['a'])}", *cells)
+        table.add_row(f"{escape(shown[c['b']])} - {escape(shown[c['a']])}", *cells)
     table.caption = (
         "[dim]points; (95% bootstrap interval); two-sided paired randomization test; * p < 0.05[/]"
     )
