@@ -1,6 +1,7 @@
 """Classification quality: zero-shot and few-shot, against a TF-IDF baseline.
 
     python bench/classify.py [--index DIR] [--seeds 5] [--shots 2,4,8] [--k 5]
+                             [--adapter-shots N] [--max-steps S]
 
 1. The sample corpus, classified zero-shot with only its six topic names as labels
    (``classify_index``), scored against the folder each document is in.
@@ -19,6 +20,18 @@
    seeds. Vectors come from the default model through the index's embedder and document
    prompt (all-MiniLM-L6-v2 has no prompts).
 
+3. With and without a classification adapter (``--adapter-shots N``, default the largest
+   N; 0 skips it): per seed, that seed's pool at N examples per label is written as a
+   ``label<TAB>text`` file, ``tasksift adapt --examples`` trains an adapter on it (the
+   command's defaults unless ``--max-steps``) for a ``--task classification`` index of the
+   sample corpus, the sample corpus is indexed again with ``--adapter``, and the FAQ
+   questions are encoded with that index's model (the adapter merged, ``load_index_model``)
+   and prompt. Centroid and kNN few-shot are scored on the same pool and test items with
+   the classification index's model without and with the adapter; the paired difference
+   per seed, and adapt's wall time, peak memory and held-out accuracy line. On a busy
+   machine run it with OMP_NUM_THREADS=1: beside another job on 2 cores, torch's two
+   threads took 16 minutes for adapt's 200 steps, one thread 30 seconds.
+
 The sample corpus is indexed into a temporary folder unless ``--index`` names an index of it.
 """
 
@@ -26,16 +39,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from common import RESULTS, ROOT, TASKSIFT, row, run_timed
+from common import RESULTS, ROOT, TASKSIFT, Timed, record, row, run_timed
 from tasksift.index.reader import LoadedIndex, load_index
 from tasksift.onnx.embedder import load_index_model
 from tasksift.tasks.classify import (
@@ -152,15 +167,21 @@ def few_shot_runs(
     k: int,
 ) -> dict[str, Scores]:
     """Centroid, kNN and TF-IDF + logistic regression, all from the examples in ``pool``."""
+    return {
+        **vector_runs(vectors, labels, test, pool, k),
+        "tf-idf + logreg": score(tfidf_predict(pool, test, texts, labels), test, labels),
+    }
+
+
+def vector_runs(
+    vectors: np.ndarray, labels: list[str], test: list[int], pool: list[int], k: int
+) -> dict[str, Scores]:
+    """Centroid and kNN few-shot on ``vectors``, from the examples in ``pool``."""
     names = [str(i) for i in test]
     examples = [labels[i] for i in pool]
     centroid = few_shot(vectors[test], vectors[pool], examples, names, "centroid")
     knn = few_shot(vectors[test], vectors[pool], examples, names, "knn", k)
-    return {
-        "centroid": score(centroid, test, labels),
-        f"knn k={k}": score(knn, test, labels),
-        "tf-idf + logreg": score(tfidf_predict(pool, test, texts, labels), test, labels),
-    }
+    return {"centroid": score(centroid, test, labels), f"knn k={k}": score(knn, test, labels)}
 
 
 def faq_benchmark(
@@ -210,21 +231,188 @@ def figures(runs: list[Scores]) -> str:
     return f"{one('accuracy')}   {one('macro_f1')}"
 
 
+@dataclass(frozen=True)
+class AdapterRun:
+    """One seed of the adapter arm: adapt's cost and report, and the two arms' scores."""
+
+    seed: int
+    adapt: Timed
+    reindex_seconds: float
+    held_out: str  # the held-out accuracy line adapt printed
+    trained: dict  # tasksift_adapter.json's "trained": the settings adapt used
+    shift: float  # mean cosine of a question's vector with and without the adapter
+    base: dict[str, Scores]
+    adapted: dict[str, Scores]
+
+
+@dataclass(frozen=True)
+class AdapterSetting:
+    """What every seed of the adapter arm shares."""
+
+    index: Path  # the classification index of the sample corpus adapt trains for
+    texts: list[str]
+    labels: list[str]
+    shots: int
+    k: int
+    max_steps: int | None
+
+
+def classification_index(scratch: Path, name: str, adapter: Path | None = None) -> Timed:
+    """Index the sample corpus for classification (with ``adapter``) into ``scratch/name``."""
+    command = [*TASKSIFT, "index", str(SAMPLE), "--index", str(scratch / name)]
+    command += ["--task", "classification", "-q"]
+    if adapter is not None:
+        command += ["--adapter", str(adapter)]
+    timed = run_timed(command)
+    if timed.code != 0:
+        sys.exit(f"indexing the sample corpus for classification failed: {timed.stderr.strip()}")
+    return timed
+
+
+def write_examples(path: Path, pool: list[int], texts: list[str], labels: list[str]) -> None:
+    """The pool as the ``label<TAB>text`` file ``adapt --examples`` takes."""
+    for i in pool:
+        if "\t" in texts[i] or "\n" in texts[i] or texts[i].lstrip().startswith("#"):
+            sys.exit(f"question {i} cannot be written as an example line: {texts[i]!r}")
+    lines = [f"{labels[i]}\t{texts[i]}" for i in pool]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def train_adapter(index: Path, examples: Path, out: Path, max_steps: int | None) -> Timed:
+    """``tasksift adapt --examples`` with its default settings (bar ``--max-steps``)."""
+    command = [*TASKSIFT, "adapt", "--index", str(index), "--out", str(out)]
+    command += ["--examples", str(examples), "-q"]
+    if max_steps is not None:
+        command += ["--max-steps", str(max_steps)]
+    timed = run_timed(command)
+    if timed.code != 0:
+        sys.exit(f"tasksift adapt failed: {timed.stderr.strip()}")
+    return timed
+
+
+def held_out_line(stdout: str) -> str:
+    """The held-out accuracy line of adapt's report."""
+    found = [line for line in stdout.splitlines() if line.startswith("held-out")]
+    return found[0] if found else f"(no held-out line in: {stdout.strip()!r})"
+
+
+def adapter_seed(
+    seed: int, scratch: Path, setting: AdapterSetting, base_vectors: np.ndarray
+) -> AdapterRun:
+    """Train one seed's adapter on its pool and score both arms on its test items."""
+    pools, test = split(setting.labels, seed)
+    pool = [i for examples in pools for i in examples[: setting.shots]]
+    examples = scratch / f"examples-seed{seed}.tsv"
+    write_examples(examples, pool, setting.texts, setting.labels)
+    out = scratch / f"adapter-seed{seed}"
+    timed = train_adapter(setting.index, examples, out, setting.max_steps)
+    reindexed = classification_index(scratch, f"adapted-seed{seed}.tasksift", out)
+    adapted_index = load_index(scratch / f"adapted-seed{seed}.tasksift", lexical=False)
+    if adapted_index.manifest.adapter is None:
+        sys.exit(f"the index built with --adapter {out} records no adapter")
+    embedder = load_index_model(adapted_index.manifest)
+    prompts = adapted_index.manifest.prompts
+    vectors = encode_with_prompt(embedder, prompts, Role.DOCUMENT, setting.texts)
+    facts = json.loads((out / "tasksift_adapter.json").read_text(encoding="utf-8"))
+    return AdapterRun(
+        seed=seed,
+        adapt=timed,
+        reindex_seconds=reindexed.seconds,
+        held_out=held_out_line(timed.stdout),
+        trained=facts["trained"],
+        shift=float(np.mean(np.sum(vectors * base_vectors, axis=1))),
+        base=vector_runs(base_vectors, setting.labels, test, pool, setting.k),
+        adapted=vector_runs(vectors, setting.labels, test, pool, setting.k),
+    )
+
+
+def adapter_benchmark(scratch: Path, seeds: int, shots: int, k: int, max_steps: int | None) -> None:
+    """Few-shot with and without an adapter trained by ``adapt --examples`` on the pool."""
+    texts, labels = faq_questions()
+    built = classification_index(scratch, "classification.tasksift")
+    index_path = scratch / "classification.tasksift"
+    setting = AdapterSetting(index_path, texts, labels, shots, k, max_steps)
+    index = load_index(setting.index, lexical=False)
+    base = encode_with_prompt(
+        load_index_model(index.manifest), index.manifest.prompts, Role.DOCUMENT, texts
+    )
+    steps = "the command's default steps" if max_steps is None else f"--max-steps {max_steps}"
+    print(f"\n== with and without an adapter: N={shots}, `tasksift adapt --examples`, {steps}")
+    row("classification index built in", f"{built.seconds:.1f} s")
+    row("OMP_NUM_THREADS (adapt inherits it)", os.environ.get("OMP_NUM_THREADS", "unset"))
+    runs = []
+    for seed in range(seeds):
+        runs.append(adapter_seed(seed, scratch, setting, base))
+        print_seed(runs[-1])
+    print_adapter_table(runs, seeds)
+
+
+def print_seed(run: AdapterRun) -> None:
+    """One seed's adapt cost and held-out line, as it finishes."""
+    cost = f"{run.adapt.seconds:.1f} s, peak RSS {run.adapt.peak_rss_mib:.0f} MiB"
+    row(f"seed {run.seed}: adapt wall time, peak RSS", cost)
+    row(f"seed {run.seed}: re-index with the adapter", f"{run.reindex_seconds:.1f} s")
+    row(f"seed {run.seed}: adapt's report", run.held_out)
+    row(f"seed {run.seed}: mean cos(with, without adapter)", f"{run.shift:.5f}")
+    record(f"seed {run.seed}: adapt settings", run.trained)
+
+
+def print_adapter_table(runs: list[AdapterRun], seeds: int) -> None:
+    """Mean ± std of each arm, and the paired difference (adapter − base) per seed."""
+    settings = {json.dumps(without_seconds(r.trained), sort_keys=True) for r in runs}
+    row("adapt settings (tasksift_adapter.json)", " | ".join(sorted(settings)))
+    print(f"\n== few-shot with and without the adapter; {seeds} seeds")
+    row("method", "accuracy        macro-F1")
+    for method in runs[0].base:
+        row(f"{method}, no adapter", figures([r.base[method] for r in runs]))
+        row(f"{method}, adapter", figures([r.adapted[method] for r in runs]))
+        row(f"{method}, adapter − base", figures([difference(r, method) for r in runs]))
+    print("\n== paired difference (adapter − base) per seed: accuracy / macro-F1")
+    for r in runs:
+        cells = [f"{m} {signed(difference(r, m))}" for m in r.base]
+        row(f"seed {r.seed}", "   ".join(cells))
+
+
+def without_seconds(trained: dict) -> dict:
+    """adapt's recorded settings less its training time, to compare seeds by."""
+    return {key: value for key, value in trained.items() if key != "seconds"}
+
+
+def difference(run: AdapterRun, method: str) -> Scores:
+    return {key: run.adapted[method][key] - run.base[method][key] for key in run.base[method]}
+
+
+def signed(scores: Scores) -> str:
+    return f"{scores['accuracy']:+.3f} / {scores['macro_f1']:+.3f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, help="an existing index of sample_corpus/")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--shots", default="2,4,8", help="examples per label, comma-separated")
     parser.add_argument("--k", type=int, default=5, help="neighbours of the kNN vote")
+    parser.add_argument(
+        "--adapter-shots",
+        type=int,
+        help="examples per label the adapter trains on (default: the largest of --shots; 0: "
+        "no adapter arm)",
+    )
+    parser.add_argument("--max-steps", type=int, help="adapt's --max-steps (default: its own)")
     args = parser.parse_args()
     shots = [int(n) for n in args.shots.split(",")]
-    if max(shots) > MAX_SHOTS:
+    adapter_shots = max(shots) if args.adapter_shots is None else args.adapter_shots
+    if max([*shots, adapter_shots]) > MAX_SHOTS:
         sys.exit(f"at most {MAX_SHOTS} examples per label")
+    if adapter_shots == 1:
+        sys.exit("an adapter needs two examples per label at least")
     with tempfile.TemporaryDirectory() as scratch:
         index = load_index(sample_index(args.index, Path(scratch)))
         embedder = load_index_model(index.manifest)
         sample_zero_shot(index, embedder)
         faq_benchmark(index, embedder, args.seeds, shots, args.k)
+        if adapter_shots:
+            adapter_benchmark(Path(scratch), args.seeds, adapter_shots, args.k, args.max_steps)
 
 
 if __name__ == "__main__":

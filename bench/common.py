@@ -41,22 +41,41 @@ class Timed:
     code: int
 
 
+# Runs the command given after a file name; writes its wall time, peak RSS (KiB) and exit
+# status there. Linux counts the parent's peak RSS at exec in a child's ru_maxrss, so a
+# child of a large bench process would report at least the bench's own peak; this small
+# launcher's children report their own.
+_LAUNCHER = """
+import resource, subprocess, sys, time
+began = time.perf_counter()
+code = subprocess.call(sys.argv[2:])
+seconds = time.perf_counter() - began
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+with open(sys.argv[1], "w") as facts:
+    facts.write(f"{seconds} {peak} {code}")
+"""
+
+
 def run_timed(command: list[str], stdin: str | None = None) -> Timed:
-    """Run ``command``; its wall time and its own peak resident memory (from wait4)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        began = time.perf_counter()
+    """Run ``command``; its wall time and its own peak resident memory (from wait4, taken
+    by a small launcher process, not counting this process's memory)."""
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.NamedTemporaryFile("r") as facts,
+    ):
+        launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, facts.name]
         process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=out, stderr=err, text=True
+            [*launcher, *command], stdin=subprocess.PIPE, stdout=out, stderr=err, text=True
         )
         if stdin is not None:
             process.stdin.write(stdin)
         process.stdin.close()
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - began
-        process.returncode = os.waitstatus_to_exitcode(status)
+        process.wait()
+        seconds, peak_kib, code = facts.read().split()
         out.seek(0)
         err.seek(0)
-        return Timed(seconds, usage.ru_maxrss / 1024, out.read(), err.read(), process.returncode)
+        return Timed(float(seconds), int(peak_kib) / 1024, out.read(), err.read(), int(code))
 
 
 def self_peak_mib() -> float:
