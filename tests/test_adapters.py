@@ -203,6 +203,16 @@ def test_adapt_on_given_pairs_alone(plain, tmp_path) -> None:
     assert "--pairs" in alone.stderr
 
 
+def test_the_same_seed_trains_the_same_adapter(plain, tmp_path) -> None:
+    steps = ["--max-steps", "2", "--batch-size", "4", "--seed", "5", "-q"]
+    weights = []
+    for name in ("a", "b"):
+        result = run_cli("adapt", "-i", plain[1], "--out", tmp_path / name, *steps)
+        assert result.code == 0, result.stderr
+        weights.append((tmp_path / name / "adapter_model.safetensors").read_bytes())
+    assert weights[0] == weights[1]
+
+
 def test_a_folder_that_is_not_an_adapter_is_refused(adapted, tiny, tmp_path) -> None:
     result = run_cli("search", QUERY, "-i", adapted[1], "--adapter", tiny)
     assert result.code == 1

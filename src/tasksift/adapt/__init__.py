@@ -223,6 +223,14 @@ def _distractors(rows: list[dict], held_out: list[Pair], seed: int) -> list[str]
     return others[: max(0, POOL - len(held_out))]
 
 
+def _settings(settings: TrainSettings, task: str) -> dict[str, object]:
+    """The settings an adapter was trained with, less those its task does not use."""
+    used = asdict(settings)
+    if task != Task.RETRIEVAL.value:
+        used.pop("pseudo_queries")
+    return used
+
+
 def _kinds(pairs: list[Pair]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for pair in pairs:
@@ -241,7 +249,8 @@ def _save(
         "task": report.task,
         "base_model": base,
         "base_fingerprint": fingerprint,
-        "trained": {**asdict(settings), "pairs": report.pairs, "seconds": round(report.seconds, 1)},
+        "trained": {**_settings(settings, report.task), "pairs": report.pairs,
+                    "seconds": round(report.seconds, 1)},
         "held_out": {"queries": report.held_out, "pool": report.pool,
                      f"{report.measure}_before": report.before,
                      f"{report.measure}_after": report.after},

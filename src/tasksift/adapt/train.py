@@ -45,8 +45,12 @@ class TrainSettings:
 
 
 def add_lora(model: SentenceTransformer, settings: TrainSettings) -> None:
-    """Wrap the model's transformer in a fresh, trainable LoRA adapter."""
+    """Wrap the model's transformer in a fresh, trainable LoRA adapter (its initial
+    weights drawn from ``settings.seed``)."""
+    import torch
+
     peft = import_peft()
+    torch.manual_seed(settings.seed)
     module = model[0]
     config = peft.LoraConfig(r=settings.rank, lora_alpha=2 * settings.rank, lora_dropout=0.1)
     try:

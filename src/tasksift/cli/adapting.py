@@ -107,8 +107,8 @@ def adapt(
         )
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.pairs.items()))
     typer.echo(
-        f"trained {report.out} in {report.seconds:.1f} s ({report.steps} steps of {batch_size} "
-        f"pairs; {kinds}{f'; distilled from {teacher}' if teacher else ''})\n"
+        f"trained {report.out} in {report.seconds:.1f} s ({report.steps} steps of up to "
+        f"{batch_size} pairs; {kinds}{f'; distilled from {teacher}' if teacher else ''})\n"
         f"{_held_out(report)}\n"
         f"re-index with it: tasksift index {_corpus(index_dir)}{_task(report.task)} "
         f"--adapter {report.out} "
