@@ -126,6 +126,7 @@ def evaluate(index: Path, collection: Collection) -> dict[str, float]:
 def adapt(index: Path, out: Path, args: argparse.Namespace, kind: str) -> dict:
     steps = ["--max-steps", str(args.max_steps), "--batch-size", str(args.batch_size),
              "--learning-rate", str(args.learning_rate)]  # fmt: skip
+    steps += ["--max-length", str(args.max_length)] if args.max_length else []
     command = [*TASKSIFT, "adapt", "--index", str(index), "--out", str(out), "--overwrite",
                *steps, "-q"]  # fmt: skip
     command += ["--pairs", str(judgment_pairs())] if "judgments" in kind else []
@@ -152,6 +153,8 @@ def main() -> int:
     parser.add_argument("--max-steps", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument("--max-length", type=int, default=None, help="adapt --max-length")
+    parser.add_argument("--tag", default="", help="a suffix that keeps this run's outputs apart")
     parser.add_argument("--kinds", default="pseudo", help="pseudo, judgments, pseudo+judgments")
     parser.add_argument("--reuse-base", action="store_true", help="keep a base index built before")
     args = parser.parse_args()
@@ -164,9 +167,10 @@ def main() -> int:
     corpus = subset_corpus(args.docs) if args.docs else collection.corpus
     what = f"a subset of {args.docs} documents" if args.docs else "the whole corpus"
     print(f"{collection.name} ({what}), all-MiniLM-L6-v2, {args.max_steps} steps of "
-          f"{args.batch_size}, learning rate {args.learning_rate}")  # fmt: skip
+          f"{args.batch_size}, learning rate {args.learning_rate}, training texts cut to "
+          f"{args.max_length or 'the model limit of'} tokens")  # fmt: skip
     record("corpus", str(corpus))
-    tag = f"{collection.name}-{args.docs or 'all'}"
+    tag = f"{collection.name}-{args.docs or 'all'}{args.tag}"
     base_index = RESULTS / f"adapters-base-{tag}.tasksift"
     if args.reuse_base and not args.docs and (collection.base / "CURRENT").is_file():
         base_index = collection.base

@@ -191,12 +191,13 @@ def test_adapt_on_given_pairs_alone(plain, tmp_path) -> None:
         '{"query": "loan approval", "doc_id": "money/loan-approval.md"}\n'
         '{"query": "pasta sauce", "text": "Tomatoes, garlic and basil simmered slowly."}\n'
     )
-    steps = ["--max-steps", "2", "--batch-size", "2", "--no-pseudo-queries", "-q"]
+    steps = ["--max-steps", "2", "--batch-size", "2", "--no-pseudo-queries", "--max-length", "16"]
     out = tmp_path / "out"
     result = run_cli("adapt", "-i", plain[1], "--out", out, "--pairs", pairs, *steps)
     assert result.code == 0, result.stderr
     facts = json.loads((out / "tasksift_adapter.json").read_text())
     assert facts["trained"]["pairs"] == {"given": 2} and not facts["trained"]["pseudo_queries"]
+    assert facts["trained"]["max_length"] == 16
     alone = run_cli("adapt", "-i", plain[1], "--out", tmp_path / "o2", *steps)
     assert alone.code == 2
     assert_one_line_error(alone)

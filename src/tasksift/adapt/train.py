@@ -42,6 +42,7 @@ class TrainSettings:
     hard_negatives: bool = False  # they hurt SciFact (README, bench/adapters.py)
     teacher: str | None = None  # a cross-encoder to distil (mines hard negatives to score)
     pseudo_queries: bool = True  # train on the index's pseudo-queries besides given pairs
+    max_length: int | None = None  # tokens a training text is cut to (None: the model's)
 
 
 def add_lora(model: SentenceTransformer, settings: TrainSettings) -> None:
@@ -79,21 +80,34 @@ def train(
         optimizer, lambda step: 1.0 - step / max(1, settings.steps)
     )
     began = time.perf_counter()
+    model_length = model.max_seq_length
+    model.max_seq_length = min(model_length, settings.max_length or model_length)
     model.train()
-    for batch in _batches(pairs, settings):
-        queries = _embed(model, [prompts.query + p.query for p in batch])
-        texts = [p.text for p in batch] + [p.negative for p in batch if p.negative]
-        passages = _embed(model, [prompts.document + text for text in texts])
-        scores = queries @ passages.T * SCALE
-        loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(batch)))
-        loss = loss + _margin_loss(scores, batch)
-        loss.backward()
-        optimizer.step()
-        decay.step()
-        optimizer.zero_grad()
-        advance(float(loss.detach()))
-    model.eval()
+    try:
+        for batch in _batches(pairs, settings):
+            loss = _loss(model, batch, prompts)
+            loss.backward()
+            optimizer.step()
+            decay.step()
+            optimizer.zero_grad()
+            advance(float(loss.detach()))
+    finally:
+        model.eval()
+        model.max_seq_length = model_length  # what the index embeds with, unchanged
     return time.perf_counter() - began
+
+
+def _loss(model: SentenceTransformer, batch: Sequence[Pair], prompts: PromptSet) -> torch.Tensor:
+    """In-batch cross-entropy of the batch's queries over its passages and negatives, plus
+    margin-MSE where a teacher gave margins."""
+    import torch
+
+    queries = _embed(model, [prompts.query + p.query for p in batch])
+    texts = [p.text for p in batch] + [p.negative for p in batch if p.negative]
+    passages = _embed(model, [prompts.document + text for text in texts])
+    scores = queries @ passages.T * SCALE
+    loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(batch)))
+    return loss + _margin_loss(scores, batch)
 
 
 def _margin_loss(scores: torch.Tensor, batch: Sequence[Pair]) -> torch.Tensor:

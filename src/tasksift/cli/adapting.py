@@ -68,6 +68,16 @@ def adapt(
             show_default=False,
         ),
     ] = None,
+    max_length: Annotated[
+        int | None,
+        typer.Option(
+            "--max-length",
+            min=8,
+            help="Cut training texts to this many tokens (default: the model's own limit; "
+            "fewer train faster and in less memory; the index still embeds whole chunks).",
+            show_default=False,
+        ),
+    ] = None,
     pseudo_queries: Annotated[
         bool,
         typer.Option(
@@ -97,7 +107,15 @@ def adapt(
 
     index_dir = find_index(index_path)
     settings = TrainSettings(
-        max_steps, batch_size, rank, learning_rate, seed, hard_negatives, teacher, pseudo_queries
+        max_steps,
+        batch_size,
+        rank,
+        learning_rate,
+        seed,
+        hard_negatives,
+        teacher,
+        pseudo_queries,
+        max_length,
     )
     show = not quiet and stdout_is_terminal() and stderr.is_terminal
     with reporter_for(stderr, show=show, warnings=not quiet) as reporter:
