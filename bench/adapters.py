@@ -39,7 +39,8 @@ SHARED_CORPUS = {"pyfaq": "pydocs", "pyglossary": "pydocs"}
 TRAIN_QUERIES = SCIFACT / "train" / "queries.jsonl"
 TRAIN_QRELS = SCIFACT / "train" / "qrels.tsv"
 HELD_OUT = re.compile(
-    r"MRR@10 \((\d+) pseudo-queries among (\d+) passages\): ([\d.]+) before, ([\d.]+) after"
+    r"MRR@10 \((\d+) (?:pseudo-queries|of your pairs) among (\d+) passages\): ([\d.]+) before, "
+    r"([\d.]+) after"
 )
 
 

@@ -204,6 +204,19 @@ def test_adapt_on_given_pairs_alone(plain, tmp_path) -> None:
     assert "--pairs" in alone.stderr
 
 
+def test_enough_given_pairs_are_held_out_for_the_figure(plain, tmp_path) -> None:
+    """With 100 pairs or more, the figure is on the user's own held-out pairs."""
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("".join(f"question {n}\tanswer passage number {n}\n" for n in range(120)))
+    steps = ["--max-steps", "2", "--batch-size", "4", "-q"]
+    result = run_cli("adapt", "-i", plain[1], "--out", tmp_path / "o", "--pairs", pairs, *steps)
+    assert result.code == 0, result.stderr
+    assert "held-out MRR@10 (12 of your pairs among " in result.stdout
+    facts = json.loads((tmp_path / "o" / "tasksift_adapter.json").read_text())
+    assert facts["held_out"]["from"] == "your pairs" and facts["held_out"]["queries"] == 12
+    assert facts["trained"]["pairs"]["given"] == 108
+
+
 def test_the_same_seed_trains_the_same_adapter(plain, tmp_path) -> None:
     steps = ["--max-steps", "2", "--batch-size", "4", "--seed", "5", "-q"]
     weights = []

@@ -38,6 +38,7 @@ from tasksift.vectors.embedder import load_embedder
 
 HELD_OUT_FRACTION = 0.1
 HELD_OUT_LIMIT = 200  # queries
+GIVEN_HELD_OUT_MIN = 100  # given pairs from which some are held out for the figure
 POOL = 500  # passages each held-out query is ranked among
 
 
@@ -56,6 +57,7 @@ class AdaptReport:
     steps: int
     seconds: float
     measure: str = "mrr@10"  # or "accuracy"
+    held_out_from: str = "pseudo-queries"  # or "your pairs", "examples"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Material:
     held_out: int
     pool: int
     figure: Callable[[object], float]  # model -> figure
+    held_out_from: str = "pseudo-queries"
 
 
 def adapt_index(
@@ -120,6 +123,7 @@ def adapt_index(
         steps=settings.steps,
         seconds=seconds,
         measure=material.measure,
+        held_out_from=material.held_out_from,
     )
     _save(model, out, manifest.model.name, manifest.model.fingerprint, report, settings)
     return report
@@ -134,8 +138,9 @@ def _from_pairs(
     examples_file: Path | None,
     settings: TrainSettings,
 ) -> Material:
-    """Retrieval: pseudo-queries and/or the user's pairs; MRR@10 on held-out documents
-    (always pseudo-queries: they need no judgments)."""
+    """Retrieval: pseudo-queries and/or the user's pairs; MRR@10 on held-out documents:
+    the user's own pairs where they give enough (pseudo-queries can rise while real
+    queries fall), else pseudo-queries, which need no judgments."""
     if task is not Task.RETRIEVAL:
         raise InputError(
             f"index {index_dir} is for {task.value}; `tasksift adapt` trains retrieval adapters "
@@ -153,6 +158,10 @@ def _from_pairs(
     found = pseudo_queries(rows, seed)
     given = read_pairs(pairs_file, rows) if pairs_file is not None else []
     training, held_out = split_held_out(found, HELD_OUT_FRACTION, HELD_OUT_LIMIT, seed)
+    held_out_from = "pseudo-queries"
+    if len(given) >= GIVEN_HELD_OUT_MIN:
+        given, held_out = split_held_out(given, HELD_OUT_FRACTION, HELD_OUT_LIMIT, seed)
+        held_out_from = "your pairs"
     training = [*training, *given] if settings.pseudo_queries else given
     if len({p.group for p in training}) < 2:
         raise InputError(
@@ -166,6 +175,7 @@ def _from_pairs(
         len(held_out),
         len(held_out) + len(pool),
         lambda model: mean_reciprocal_rank(model, held_out, pool, prompts),
+        held_out_from,
     )
 
 
@@ -196,6 +206,7 @@ def _from_examples(
         len(held_out),
         len(training),
         lambda model: centroid_accuracy(model, training, held_out, prompts),
+        "examples",
     )
 
 
@@ -251,7 +262,8 @@ def _save(
         "base_fingerprint": fingerprint,
         "trained": {**_settings(settings, report.task), "pairs": report.pairs,
                     "seconds": round(report.seconds, 1)},
-        "held_out": {"queries": report.held_out, "pool": report.pool,
+        "held_out": {"from": report.held_out_from, "queries": report.held_out,
+                     "pool": report.pool,
                      f"{report.measure}_before": report.before,
                      f"{report.measure}_after": report.after},
         "tool_version": __version__,

@@ -148,9 +148,14 @@ def _held_out(report: AdaptReport) -> str:
             f"{report.pool} others): {report.before:.3f} before, {report.after:.3f} after"
         )
     return (
-        f"held-out MRR@10 ({report.held_out} pseudo-queries among {report.pool} passages): "
+        f"held-out MRR@10 ({report.held_out} {_from(report.held_out_from)} among {report.pool} "
+        "passages): "
         f"{report.before:.3f} before, {report.after:.3f} after"
     )
+
+
+def _from(kind: str) -> str:
+    return "of your pairs" if kind == "your pairs" else kind
 
 
 def _task(task: str) -> str:
