@@ -42,12 +42,12 @@ def adapt(
             show_default=False,
         ),
     ] = None,
-    max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Training batches.")] = 200,
+    max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Training batches.")] = 100,
     batch_size: Annotated[
         int, typer.Option(min=2, help="Pairs per batch; each passage is the others' negative.")
     ] = 32,
     rank: Annotated[int, typer.Option(min=1, help="LoRA rank.")] = 8,
-    learning_rate: Annotated[float, typer.Option(min=0.0, help="AdamW learning rate.")] = 2e-4,
+    learning_rate: Annotated[float, typer.Option(min=0.0, help="AdamW learning rate.")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Seed of the shuffles and of the adapter.")] = 13,
     hard_negatives: Annotated[
         bool,
@@ -69,15 +69,14 @@ def adapt(
         ),
     ] = None,
     max_length: Annotated[
-        int | None,
+        int,
         typer.Option(
             "--max-length",
             min=8,
-            help="Cut training texts to this many tokens (default: the model's own limit; "
+            help="Cut training texts to this many tokens (at most the model's own limit; "
             "fewer train faster and in less memory; the index still embeds whole chunks).",
-            show_default=False,
         ),
-    ] = None,
+    ] = 128,
     pseudo_queries: Annotated[
         bool,
         typer.Option(
