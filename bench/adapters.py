@@ -28,14 +28,12 @@ import random
 import re
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from common import CORPUS, QRELS, QUERIES, RESULTS, SCIFACT, TASKSIFT, record, require_scifact, row
+from common import CORPUS, QRELS, RESULTS, SCIFACT, TASKSIFT, record, require_scifact, row
 from common import run_timed as timed_run
+from fusion import Collection, collection
 
-COLLECTIONS = RESULTS / "collections"
-SHARED_CORPUS = {"pyfaq": "pydocs", "pyglossary": "pydocs"}
 TRAIN_QUERIES = SCIFACT / "train" / "queries.jsonl"
 TRAIN_QRELS = SCIFACT / "train" / "qrels.tsv"
 HELD_OUT = re.compile(
@@ -90,32 +88,20 @@ def build(corpus: Path, index: Path, adapter: Path | None, reuse: bool = False) 
     return f"{timed.seconds:.1f}, {timed.peak_rss_mib:.0f}"
 
 
-@dataclass(frozen=True)
-class Collection:
-    name: str
-    corpus: Path
-    queries: Path
-    qrels: Path
-    base: Path  # where a base index built by bench/fusion.py lies
-
-    @classmethod
-    def named(cls, name: str) -> Collection:
-        if name == "scifact":
-            require_scifact()
-            return cls(name, CORPUS, QUERIES, QRELS, RESULTS / "scifact.tasksift")
-        folder = COLLECTIONS / name
-        if not (folder / "qrels.tsv").is_file():
-            sys.exit(f"{folder} is missing; build it with bench/build_manual_collections.py")
-        shared = SHARED_CORPUS.get(name, name)
-        corpus = COLLECTIONS / shared / "corpus.jsonl.gz"
-        return cls(name, corpus, folder / "queries.jsonl", folder / "qrels.tsv",
-                   RESULTS / f"{shared}.tasksift")  # fmt: skip
+def named(name: str) -> Collection:
+    """A collection as bench/fusion.py knows it; its index there is the base to reuse."""
+    if name == "scifact":
+        require_scifact()
+    found = collection(name)
+    if not found.qrels.is_file():
+        sys.exit(f"{found.qrels} is missing; build it with bench/build_manual_collections.py")
+    return found
 
 
-def evaluate(index: Path, collection: Collection) -> dict[str, float]:
+def evaluate(index: Path, target: Collection) -> dict[str, float]:
     """nDCG@10 (percent) of the dense and hybrid runs on the test queries."""
-    command = [*TASKSIFT, "eval", "--queries", str(collection.queries),
-               "--qrels", str(collection.qrels),
+    command = [*TASKSIFT, "eval", "--queries", str(target.queries),
+               "--qrels", str(target.qrels),
                "--index", str(index), "--mode", "all", "--format", "json"]  # fmt: skip
     timed = timed_run(command)
     if timed.code != 0:
@@ -159,24 +145,24 @@ def main() -> int:
     parser.add_argument("--kinds", default="pseudo", help="pseudo, judgments, pseudo+judgments")
     parser.add_argument("--reuse-base", action="store_true", help="keep a base index built before")
     args = parser.parse_args()
-    collection = Collection.named(args.collection)
-    if args.docs and collection.name != "scifact":
+    chosen = named(args.collection)
+    if args.docs and chosen.name != "scifact":
         sys.exit("--docs subsets SciFact only")
-    if collection.name != "scifact" and args.kinds != "pseudo":
-        sys.exit(f"{collection.name} has no train split: --kinds pseudo only")
+    if chosen.name != "scifact" and args.kinds != "pseudo":
+        sys.exit(f"{chosen.name} has no train split: --kinds pseudo only")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    corpus = subset_corpus(args.docs) if args.docs else collection.corpus
+    corpus = subset_corpus(args.docs) if args.docs else chosen.corpus
     what = f"a subset of {args.docs} documents" if args.docs else "the whole corpus"
-    print(f"{collection.name} ({what}), all-MiniLM-L6-v2, {args.max_steps} steps of "
+    print(f"{chosen.name} ({what}), all-MiniLM-L6-v2, {args.max_steps} steps of "
           f"{args.batch_size}, learning rate {args.learning_rate}, training texts cut to "
           f"{args.max_length or 'the model limit of'} tokens")  # fmt: skip
     record("corpus", str(corpus))
-    tag = f"{collection.name}-{args.docs or 'all'}{args.tag}"
+    tag = f"{chosen.name}-{args.docs or 'all'}{args.tag}"
     base_index = RESULTS / f"adapters-base-{tag}.tasksift"
-    if args.reuse_base and not args.docs and (collection.base / "CURRENT").is_file():
-        base_index = collection.base
+    if args.reuse_base and not args.docs and (chosen.index / "CURRENT").is_file():
+        base_index = chosen.index
     row("index, base: s, peak RSS MiB", build(corpus, base_index, None, args.reuse_base))
-    scores = {"base": evaluate(base_index, collection)}
+    scores = {"base": evaluate(base_index, chosen)}
     for name in args.kinds.split(","):
         out = RESULTS / f"adapter-{name}-{tag}"
         trained = adapt(base_index, out, args, name)
@@ -192,7 +178,7 @@ def main() -> int:
             f"{held.get('pool')} passages)")  # fmt: skip
         index = RESULTS / f"adapters-{name}-{tag}.tasksift"
         row(f"index, {name} adapter: s, peak RSS MiB", build(corpus, index, out))
-        scores[name] = evaluate(index, collection)
+        scores[name] = evaluate(index, chosen)
     record("nDCG@10", scores)
     for name, score in scores.items():
         for mode in ("dense", "hybrid"):
