@@ -30,8 +30,17 @@ import shutil
 import sys
 from pathlib import Path
 
-from common import CORPUS, QRELS, RESULTS, SCIFACT, TASKSIFT, record, require_scifact, row
-from common import run_timed as timed_run
+from common import (
+    CORPUS,
+    QRELS,
+    RESULTS,
+    SCIFACT,
+    TASKSIFT,
+    record,
+    require_scifact,
+    row,
+    run_checked,
+)
 from fusion import Collection, collection
 
 TRAIN_QUERIES = SCIFACT / "train" / "queries.jsonl"
@@ -82,9 +91,9 @@ def build(corpus: Path, index: Path, adapter: Path | None, reuse: bool = False) 
         return "reused (built by an earlier run)"
     shutil.rmtree(index, ignore_errors=True)
     extra = ["--adapter", str(adapter)] if adapter else []
-    timed = timed_run([*TASKSIFT, "index", str(corpus), "--index", str(index), "-q", *extra])
-    if timed.code != 0:
-        sys.exit(f"indexing failed: {timed.stderr.strip()}")
+    timed = run_checked(
+        [*TASKSIFT, "index", str(corpus), "--index", str(index), "-q", *extra], "indexing"
+    )
     return f"{timed.seconds:.1f}, {timed.peak_rss_mib:.0f}"
 
 
@@ -103,9 +112,7 @@ def evaluate(index: Path, target: Collection) -> dict[str, float]:
     command = [*TASKSIFT, "eval", "--queries", str(target.queries),
                "--qrels", str(target.qrels),
                "--index", str(index), "--mode", "all", "--format", "json"]  # fmt: skip
-    timed = timed_run(command)
-    if timed.code != 0:
-        sys.exit(f"eval failed: {timed.stderr.strip()}")
+    timed = run_checked(command, "eval")
     runs = json.loads(timed.stdout)["runs"]
     return {mode: 100 * runs[mode]["nDCG@10"] for mode in ("dense", "hybrid", "lexical")}
 
@@ -118,9 +125,7 @@ def adapt(index: Path, out: Path, args: argparse.Namespace, kind: str) -> dict:
                *steps, "-q"]  # fmt: skip
     command += ["--pairs", str(judgment_pairs())] if "judgments" in kind else []
     command += [] if "pseudo" in kind else ["--no-pseudo-queries"]
-    timed = timed_run(command)
-    if timed.code != 0:
-        sys.exit(f"adapt failed: {timed.stderr.strip()}")
+    timed = run_checked(command, "adapt")
     found = HELD_OUT.search(timed.stdout)
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
     return {

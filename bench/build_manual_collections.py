@@ -10,16 +10,21 @@ and the Python manual's questions, from documents and judgments nobody here wrot
   Entries that merely repeat their node's name, that have no letter, or that point to more
   than three nodes are skipped; ``MAX_QUERIES`` are sampled with a fixed seed.
 * ``debman``: long, wordy queries. The corpus is the manual pages (sections 1, 5 and 8, in
-  English) shipped by a sample of Debian 12 packages (the ``.deb`` files cached under
-  ``--debs``, unpacked under ``--roots``), rendered with ``man`` and cut at ``MAX_PAGE_WORDS``
-  words. Each query is a package's long description (the paragraphs of its ``Description``
-  field after the synopsis line) from its control file; the relevant documents are the
-  manual pages that package ships.
+  English) shipped by the 900 Debian 12 packages listed in ``debman_packages.txt`` (a sample
+  drawn with seed 19 from the sections utils, admin, net and text, amd64 or all, installed
+  size at most 4 MB; 559 of them ship such pages), rendered with ``man`` and cut at
+  ``MAX_PAGE_WORDS`` words. Each query is a package's long description (the paragraphs of
+  its ``Description`` field after the synopsis line) from its control file; the relevant
+  documents are the manual pages that package ships.
 
 Neither retriever had a say in any judgment: they come from the manuals' indexes and from
 the packages' contents.
 
+    python bench/build_manual_collections.py --download   # once: apt-get download, no root
     python bench/build_manual_collections.py [--out bench/results/collections]
+
+``--download`` fetches the listed packages and the four that carry more Info manuals into
+``~/.cache/tasksift-bench/debian`` (``debs/``, unpacked under ``root/``).
 """
 
 from __future__ import annotations
@@ -36,17 +41,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "results" / "collections"
-CACHE = Path.home() / ".cache"
-INFO_DIRS = [
-    Path("/usr/share/info"),
-    CACHE / "tasksift-robustness/tree/bash-doc/usr/share/info",
-    CACHE / "tasksift-robustness/tree/gnuplot-doc/usr/share/info",
-    CACHE / "tasksift-bench/debian/root/libtool-doc/usr/share/info",
-    CACHE / "tasksift-bench/debian/root/automake/usr/share/info",
-]
+DEBIAN = Path.home() / ".cache/tasksift-bench/debian"
+DEBS = DEBIAN / "debs"
+ROOTS = DEBIAN / "root"
+PACKAGE_LIST = Path(__file__).resolve().parent / "debman_packages.txt"
+INFO_PACKAGES = ("bash-doc", "gnuplot-doc", "libtool-doc", "automake")  # Info manuals
+INFO_DIRS = [Path("/usr/share/info")] + [ROOTS / p / "usr/share/info" for p in INFO_PACKAGES]
 SKIP_MANUALS = {"python3.11", "find-maint", "rluserman"}  # pyfaq's corpus; maintainer notes
-DEBS = CACHE / "tasksift-bench/debian/debs"
-ROOTS = CACHE / "tasksift-bench/debian/root"
 MAX_QUERIES = 600
 MIN_NODE_WORDS = 20
 MIN_PAGE_WORDS = 40
@@ -127,11 +128,32 @@ def render(page: Path) -> str:
     return " ".join(text.split()[:MAX_PAGE_WORDS])
 
 
+def download(packages: list[str]) -> None:
+    """Fetch ``packages`` into DEBS (skipping those there) and unpack each under ROOTS."""
+    DEBS.mkdir(parents=True, exist_ok=True)
+    ROOTS.mkdir(parents=True, exist_ok=True)
+    have = {deb.name.split("_", 1)[0] for deb in DEBS.glob("*.deb")}
+    missing = [p for p in packages if p not in have]
+    if missing:
+        subprocess.run(["apt-get", "download", "-qq", *missing], cwd=DEBS, check=True)
+    for deb in sorted(DEBS.glob("*.deb")):
+        root = ROOTS / deb.name.split("_", 1)[0]
+        if not root.is_dir():
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+
+
+def listed_packages() -> list[str]:
+    return [line.strip() for line in PACKAGE_LIST.read_text().splitlines() if line.strip()]
+
+
 def build_debman(debs: Path, roots: Path) -> tuple[list[dict], list[dict], list[tuple[str, str]]]:
     pages: dict[str, list[Path]] = {}
     descriptions: dict[str, str] = {}
+    listed = set(listed_packages())
     for deb in sorted(debs.glob("*.deb")):
         package, description = control(deb)
+        if package not in listed:
+            continue
         found = sorted(
             p
             for section in ("man1", "man5", "man8")
@@ -174,7 +196,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--only", choices=["texindex", "debman"])
+    parser.add_argument("--download", action="store_true", help="fetch the packages first")
     args = parser.parse_args()
+    if args.download:
+        download([*listed_packages(), *INFO_PACKAGES])
     if args.only in (None, "texindex"):
         write(args.out / "texindex", *build_texindex(INFO_DIRS))
     if args.only in (None, "debman"):

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import CORPUS, RESULTS, CommitTimer, require_scifact, run_timed
+from common import CORPUS, RESULTS, CommitTimer, require_scifact, run_checked
 
 DEFAULT_SIZES = "2000,20000"
 DEFAULT_WORK = RESULTS / "checkpoints"
@@ -189,9 +189,10 @@ def main() -> int:
         if index.exists():
             shutil.rmtree(index)
         print(f"# {size}: indexing {count} documents with the model ...", flush=True)
-        timed = run_timed([sys.executable, __file__, "--child-build", str(corpus), str(index)])
-        if timed.code != 0:
-            sys.exit(f"indexing {corpus} failed:\n{timed.stderr.strip()}")
+        timed = run_checked(
+            [sys.executable, __file__, "--child-build", str(corpus), str(index)],
+            f"indexing {corpus}",
+        )
         r = json.loads(timed.stdout.strip().splitlines()[-1])
         for line in timed.stderr.splitlines():
             if line.startswith("# note"):

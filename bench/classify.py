@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import RESULTS, ROOT, TASKSIFT, Timed, record, row, run_timed
+from common import RESULTS, ROOT, TASKSIFT, Timed, record, row, run_checked
 from tasksift.index.reader import LoadedIndex, load_index
 from tasksift.onnx.embedder import load_index_model
 from tasksift.tasks.classify import (
@@ -89,9 +89,9 @@ def sample_index(given: Path | None, scratch: Path) -> Path:
         return given
     index = scratch / "sample.tasksift"
     began = time.perf_counter()
-    timed = run_timed([*TASKSIFT, "index", str(SAMPLE), "--index", str(index), "-q"])
-    if timed.code != 0:
-        sys.exit(f"indexing the sample corpus failed: {timed.stderr.strip()}")
+    run_checked(
+        [*TASKSIFT, "index", str(SAMPLE), "--index", str(index), "-q"], "indexing the sample corpus"
+    )
     row("sample corpus indexed in", f"{time.perf_counter() - began:.1f} s")
     return index
 
@@ -263,9 +263,7 @@ def classification_index(scratch: Path, name: str, adapter: Path | None = None) 
     command += ["--task", "classification", "-q"]
     if adapter is not None:
         command += ["--adapter", str(adapter)]
-    timed = run_timed(command)
-    if timed.code != 0:
-        sys.exit(f"indexing the sample corpus for classification failed: {timed.stderr.strip()}")
+    timed = run_checked(command, "indexing the sample corpus for classification")
     return timed
 
 
@@ -284,9 +282,7 @@ def train_adapter(index: Path, examples: Path, out: Path, max_steps: int | None)
     command += ["--examples", str(examples), "-q"]
     if max_steps is not None:
         command += ["--max-steps", str(max_steps)]
-    timed = run_timed(command)
-    if timed.code != 0:
-        sys.exit(f"tasksift adapt failed: {timed.stderr.strip()}")
+    timed = run_checked(command, "tasksift adapt")
     return timed
 
 

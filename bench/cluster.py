@@ -30,12 +30,11 @@ import argparse
 import gzip
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import DEFAULT_INDEX, RESULTS, TASKSIFT, ensure_index, require_scifact, row, run_timed
+from common import DEFAULT_INDEX, RESULTS, TASKSIFT, ensure_index, require_scifact, row, run_checked
 from tasksift.index.reader import LoadedIndex, load_index
 from tasksift.tasks.cluster import N_INIT, Clustering, cluster_documents
 
@@ -93,9 +92,7 @@ def faq_index(scratch: Path, given: Path | None) -> tuple[Path, dict[str, str]]:
         return given, labels
     index = given or scratch / "faq.tasksift"
     command = [*TASKSIFT, "index", str(corpus), "-i", str(index), "-q", "--task", "clustering"]
-    run = run_timed(command)
-    if run.code != 0:
-        sys.exit(f"indexing the FAQ failed: {run.stderr.strip()}")
+    run = run_checked(command, "indexing the FAQ")
     row("FAQ: index answers (subprocess)", f"{run.seconds:.1f} s, {len(labels)} documents")
     return index, labels
 

@@ -78,6 +78,14 @@ def run_timed(command: list[str], stdin: str | None = None) -> Timed:
         return Timed(float(seconds), int(peak_kib) / 1024, out.read(), err.read(), int(code))
 
 
+def run_checked(command: list[str], what: str, stdin: str | None = None) -> Timed:
+    """``run_timed``, ending the benchmark with ``what`` and the command's error if it fails."""
+    timed = run_timed(command, stdin)
+    if timed.code != 0:
+        sys.exit(f"{what} failed ({timed.code}): {timed.stderr.strip()}")
+    return timed
+
+
 def self_peak_mib() -> float:
     import resource
 
@@ -105,9 +113,9 @@ def ensure_index(index: Path, rebuild: bool = False) -> Timed | None:
     if index.exists():
         shutil.rmtree(index)
     index.parent.mkdir(parents=True, exist_ok=True)
-    timed = run_timed([*TASKSIFT, "index", str(CORPUS), "--index", str(index), "--quiet"])
-    if timed.code != 0:
-        sys.exit(f"indexing failed: {timed.stderr.strip()}")
+    timed = run_checked(
+        [*TASKSIFT, "index", str(CORPUS), "--index", str(index), "--quiet"], "indexing"
+    )
     return timed
 
 

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import RESULTS, TASKSIFT, row, run_timed
+from common import RESULTS, TASKSIFT, row, run_checked
 
 R_MANUALS = Path("/usr/share/R/doc/manual")
 PYTHON_HTML = Path("/usr/share/doc/python3.11/html")
@@ -104,9 +104,9 @@ def main() -> int:
     kinds, chunk_seconds = read_and_chunk()
     if args.rebuild or not (INDEX / "CURRENT").is_file():
         shutil.rmtree(INDEX, ignore_errors=True)
-        indexed = run_timed([*TASKSIFT, "index", str(CORPUS), "--index", str(INDEX), "-q"])
-        if indexed.code != 0:
-            sys.exit(f"indexing failed: {indexed.stderr.strip()}")
+        indexed = run_checked(
+            [*TASKSIFT, "index", str(CORPUS), "--index", str(INDEX), "-q"], "indexing"
+        )
         print(indexed.stdout.strip())
         index_seconds = indexed.seconds
     else:

@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import RESULTS, SCIFACT, TASKSIFT, record, row, run_timed
+from common import RESULTS, SCIFACT, TASKSIFT, record, row, run_checked
 
 COLLECTIONS = RESULTS / "collections"
 ALPHAS = (0.3, 0.5, 0.7)
@@ -64,9 +64,10 @@ def ensure_index(c: Collection) -> None:
     if not c.corpus.is_file():
         sys.exit(f"{c.corpus} is missing; run bench/build_collections.py and "
                  "bench/build_manual_collections.py")  # fmt: skip
-    timed = run_timed([*TASKSIFT, "index", str(c.corpus.resolve()), "--index", str(c.index), "-q"])
-    if timed.code != 0:
-        sys.exit(f"indexing {c.name} failed: {timed.stderr.strip()}")
+    run_checked(
+        [*TASKSIFT, "index", str(c.corpus.resolve()), "--index", str(c.index), "-q"],
+        f"indexing {c.name}",
+    )
 
 
 def settings() -> list[tuple[str, object, object]]:

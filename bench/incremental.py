@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import TASKSIFT, run_timed
+from common import TASKSIFT, run_checked, run_timed
 
 WORDS = (
     "river bank loan credit bread oven vaccine immune data model tree water market "
@@ -40,9 +40,7 @@ def median_seconds(command: list[str], runs: int, before=None) -> float:
     for _ in range(runs):
         if before is not None:
             before()
-        timed = run_timed(command)
-        if timed.code != 0:
-            sys.exit(f"{' '.join(command)} failed: {timed.stderr.strip()}")
+        timed = run_checked(command, " ".join(command))
         times.append(timed.seconds)
     return statistics.median(times)
 

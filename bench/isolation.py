@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS, ROOT, TASKSIFT, row, run_timed
+from common import RESULTS, ROOT, TASKSIFT, row, run_checked
 
 TARGET = 0.95
 
@@ -31,11 +31,10 @@ TARGET = 0.95
 def index_seconds(corpus: Path, limit: str, work: Path) -> float:
     index = work / f"index-{limit}"
     shutil.rmtree(index, ignore_errors=True)
-    timed = run_timed(
-        [*TASKSIFT, "index", str(corpus), "-i", str(index), "-q", "--max-seconds-per-file", limit]
+    timed = run_checked(
+        [*TASKSIFT, "index", str(corpus), "-i", str(index), "-q", "--max-seconds-per-file", limit],
+        "indexing",
     )
-    if timed.code != 0:
-        sys.exit(f"indexing failed: {timed.stderr.strip()}")
     return timed.seconds
 
 

@@ -24,7 +24,7 @@ from common import (
     ensure_index,
     require_scifact,
     row,
-    run_timed,
+    run_checked,
 )
 
 PUBLISHED_NDCG10 = 64.51
@@ -44,9 +44,7 @@ def main() -> int:
     command = [*TASKSIFT, "eval", "--queries", str(QUERIES), "--qrels", str(QRELS),
                "--index", str(args.index), "--mode", "all", "--exact",
                "--format", "json"]  # fmt: skip
-    timed = run_timed(command)
-    if timed.code != 0:
-        sys.exit(f"eval failed: {timed.stderr.strip()}")
+    timed = run_checked(command, "eval")
     report = json.loads(timed.stdout)
     runs = report["runs"]
     print(f"SciFact, {report['queries']} judged queries, default model (all-MiniLM-L6-v2)")

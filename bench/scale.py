@@ -54,15 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (
-    CORPUS,
-    QUERIES,
-    RESULTS,
-    TASKSIFT,
-    CommitTimer,
-    require_scifact,
-    run_timed,
-)
+from common import CORPUS, QUERIES, RESULTS, TASKSIFT, CommitTimer, require_scifact, run_checked
 
 SEED = 20240612
 DEFAULT_SIZES = "10k,100k,1M"
@@ -407,9 +399,9 @@ def build(size: int, work: Path, model: TextModel, tokenizer, keep: bool) -> Bui
         shutil.rmtree(index)
     print(f"# {name}: indexing (synthetic document vectors) ...", flush=True)
     command = [sys.executable, __file__, "--child-build", str(corpus), str(index)]
-    timed = run_timed([*command, "--vocabulary", str(work / "vocabulary.tsv")])
-    if timed.code != 0:
-        sys.exit(f"indexing {corpus} failed:\n{timed.stderr.strip()}")
+    timed = run_checked(
+        [*command, "--vocabulary", str(work / "vocabulary.tsv")], f"indexing {corpus}"
+    )
     summary = json.loads(timed.stdout.strip().splitlines()[-1])
     for line in timed.stderr.splitlines():
         if line.startswith("# note"):
@@ -436,9 +428,7 @@ def measure(size: int, work: Path, built: Built, queries: list[str], repeat: int
     where = ["--index", str(index)]
 
     def checked(command: list[str]):  # noqa: ANN202 - common.Timed
-        timed = run_timed(command)
-        if timed.code != 0:
-            sys.exit(f"{' '.join(command[2:])} failed ({timed.code}):\n{timed.stderr.strip()}")
+        timed = run_checked(command, " ".join(command[2:]))
         return timed
 
     checked([*search, queries[-1], *where, "-f", "json"])  # warms the OS file cache

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import DEFAULT_INDEX, QUERIES, RESULTS, ROOT, TASKSIFT, record, row, run_timed
+from common import DEFAULT_INDEX, QUERIES, RESULTS, ROOT, TASKSIFT, record, row, run_checked
 from tasksift.serve.protocol import ask
 
 SAMPLE_INDEX = RESULTS / "sample.tasksift"
@@ -46,9 +46,7 @@ TARGET_QPS = 10.0
 
 def build_index(corpus: Path, index: Path) -> Path:
     if not (index / "CURRENT").is_file():
-        done = run_timed([*TASKSIFT, "index", str(corpus), "-i", str(index), "-q"])
-        if done.code != 0:
-            sys.exit(f"indexing {corpus} failed: {done.stderr.strip()}")
+        run_checked([*TASKSIFT, "index", str(corpus), "-i", str(index), "-q"], f"indexing {corpus}")
     return index
 
 

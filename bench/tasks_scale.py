@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import TASKSIFT, row, run_timed
+from common import TASKSIFT, row, run_checked, run_timed
 
 DIMENSION = 384
 CHUNKS_PER_DOC = 4
@@ -92,9 +92,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as scratch:
             index = Path(scratch) / "index"
             write_index(index, chunks)
-            dupes = run_timed([*TASKSIFT, "dupes", "-i", str(index), "-f", "jsonl"])
-            if dupes.code != 0:
-                sys.exit(f"dupes failed: {dupes.stderr.strip()}")
+            dupes = run_checked([*TASKSIFT, "dupes", "-i", str(index), "-f", "jsonl"], "dupes")
             groups = [line for line in dupes.stdout.splitlines() if line.strip()]
             similar = run_timed([*TASKSIFT, "similar", "doc0000000.txt", "-i", str(index),
                                  "-k", "5", "-f", "tsv"])  # fmt: skip
