@@ -3,8 +3,11 @@ adapter that `tasksift adapt` trained from the corpus's pseudo-queries alone (no
 judgments), and with --kinds, ones trained on SciFact's train split alone (``judgments``:
 --pairs with --no-pseudo-queries) or on both (``pseudo+judgments``).
 
-    python bench/adapters.py [--collection scifact] [--docs N] [--max-steps 200]
-        [--batch-size 32] [--kinds pseudo,judgments,pseudo+judgments] [--reuse-base]
+    python bench/adapters.py [--collection scifact] [--docs N] [--max-steps 100]
+        [--batch-size 32] [--learning-rate 1e-3] [--max-length 128]
+        [--kinds pseudo,judgments,pseudo+judgments] [--reuse-base]
+
+Training settings left out are adapt's defaults.
 
 --collection names SciFact or one of bench/build_manual_collections.py's and
 bench/build_collections.py's collections (texindex, debman, pyfaq, pyglossary; the last two
@@ -42,6 +45,7 @@ from common import (
     run_checked,
 )
 from fusion import Collection, collection
+from tasksift.adapt.train import TrainSettings
 
 TRAIN_QUERIES = SCIFACT / "train" / "queries.jsonl"
 TRAIN_QRELS = SCIFACT / "train" / "qrels.tsv"
@@ -118,9 +122,9 @@ def evaluate(index: Path, target: Collection) -> dict[str, float]:
 
 
 def adapt(index: Path, out: Path, args: argparse.Namespace, kind: str) -> dict:
-    steps = ["--max-steps", str(args.max_steps), "--batch-size", str(args.batch_size),
-             "--learning-rate", str(args.learning_rate)]  # fmt: skip
-    steps += ["--max-length", str(args.max_length)] if args.max_length else []
+    given = {"--max-steps": args.max_steps, "--batch-size": args.batch_size,
+             "--learning-rate": args.learning_rate, "--max-length": args.max_length}  # fmt: skip
+    steps = [str(part) for flag, value in given.items() if value for part in (flag, value)]
     command = [*TASKSIFT, "adapt", "--index", str(index), "--out", str(out), "--overwrite",
                *steps, "-q"]  # fmt: skip
     command += ["--pairs", str(judgment_pairs())] if "judgments" in kind else []
@@ -142,10 +146,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--collection", default="scifact")
     parser.add_argument("--docs", type=int, default=None, help="a subset of N documents")
-    parser.add_argument("--max-steps", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=2e-4)
-    parser.add_argument("--max-length", type=int, default=None, help="adapt --max-length")
+    # each left out takes adapt's default (tasksift.adapt.train.TrainSettings)
+    parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--max-length", type=int, default=None)
     parser.add_argument("--tag", default="", help="a suffix that keeps this run's outputs apart")
     parser.add_argument("--kinds", default="pseudo", help="pseudo, judgments, pseudo+judgments")
     parser.add_argument("--reuse-base", action="store_true", help="keep a base index built before")
@@ -158,9 +163,11 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     corpus = subset_corpus(args.docs) if args.docs else chosen.corpus
     what = f"a subset of {args.docs} documents" if args.docs else "the whole corpus"
-    print(f"{chosen.name} ({what}), all-MiniLM-L6-v2, {args.max_steps} steps of "
-          f"{args.batch_size}, learning rate {args.learning_rate}, training texts cut to "
-          f"{args.max_length or 'the model limit of'} tokens")  # fmt: skip
+    defaults = TrainSettings()
+    print(f"{chosen.name} ({what}), all-MiniLM-L6-v2, {args.max_steps or defaults.steps} steps"
+          f" of {args.batch_size or defaults.batch_size}, learning rate "
+          f"{args.learning_rate or defaults.learning_rate}, training texts cut to "
+          f"{args.max_length or defaults.max_length} tokens")  # fmt: skip
     record("corpus", str(corpus))
     tag = f"{chosen.name}-{args.docs or 'all'}{args.tag}"
     base_index = RESULTS / f"adapters-base-{tag}.tasksift"

@@ -156,9 +156,13 @@ def _commit() -> str | None:
 
 
 def _write_record(script: str, tee: _Tee, load_before: tuple[float, ...]) -> None:
+    """Write the run's figures and output; a run that measured nothing (a usage error, say)
+    leaves the last record as it was."""
     import json
     from datetime import datetime, timezone
 
+    if not FIGURES and not tee.lines and not tee._partial:
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     machine = {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg()}
     document = {
