@@ -11,7 +11,8 @@ bench/results/fusion_cache/NAME.pkl. Then it scores, from the cache: dense, lexi
 tried against it (z-score normalisation; its peaks through a logistic link, at the best
 in-sample point of a grid), and a per-query weight that falls with the
 query's length, alpha = clip(a - b * log2(terms)), whose (a, b) is chosen leave one index
-out (fit on the collections of the other indexes, scored on this one's); then
+out (fit on the collections of the other indexes, scored on this one's), the shipped
+family likewise (base and slope, or the slope alone at the shipped base); then
 bench/fusion_corpus.py's study of a per-corpus base weight (index-time statistics, leave
 one index out). nDCG@10 here is
 computed on the cached candidates (every judged query counted); it matches `tasksift eval`
@@ -180,10 +181,16 @@ def rrf(q: dict) -> np.ndarray:
     return sum(np.where(r > 0, 1 / (60 + r), 0.0) for r in (q["dense_rank"], q["lexical_rank"]))
 
 
-def fit(datas: list[dict], family, grid_b: np.ndarray) -> tuple[float, float]:  # noqa: ANN001
-    """(a, b) of ``family`` with the best mean (over collections) nDCG@10."""
+def fit(
+    datas: list[dict],
+    family,  # noqa: ANN001
+    grid_b: np.ndarray,
+    grid_a: np.ndarray = GRID_A,
+) -> tuple[float, float]:
+    """(a, b) of ``family``, a from ``grid_a`` and b from ``grid_b``, with the best mean
+    (over collections) nDCG@10."""
     best, chosen = -1.0, (0.7, 0.0)
-    for a in GRID_A:
+    for a in grid_a:
         for b in grid_b:
             mean = float(np.mean([ndcg10(d, family(a, b)).mean() for d in datas]))
             if mean > best:
@@ -207,14 +214,16 @@ def main() -> int:
     table = {label: {n: 100 * ndcg10(datas[n], f).mean() for n in names}
              for label, f in settings.items()}  # fmt: skip
     fitted: dict[str, dict[str, tuple[float, float]]] = {}
-    for label, family, grid in (
-        ("by length", by_length, GRID_B),
-        ("by peaks", by_peaks, GRID_PEAK),
+    base = np.array([shipped.base])
+    for label, family, grid, bases in (
+        ("by length", by_length, GRID_B, GRID_A),
+        ("by peaks", by_peaks, GRID_PEAK, GRID_A),
+        (f"slope, base {shipped.base:g}", by_peaks, GRID_PEAK, base),
     ):
         for n in names:
             # leave one index out: pyfaq and pyglossary share pydocs, scifact-train scifact
             others = [datas[m] for m in names if paths(m)[1] != paths(n)[1]]
-            fitted.setdefault(label, {})[n] = fit(others, family, grid)
+            fitted.setdefault(label, {})[n] = fit(others, family, grid, bases)
             row = table.setdefault(f"{label}, LOIO", {})
             row[n] = 100 * ndcg10(datas[n], family(*fitted[label][n])).mean()
     print("nDCG@10 (percent) on the cached candidates, every judged query counted")
@@ -223,6 +232,10 @@ def main() -> int:
         print(f"{label:<22}" + "".join(f"{row[n]:>12.2f}" for n in names)
               + f"{np.mean(list(row.values())):>9.2f}")  # fmt: skip
     print("LOIO fits (a, b):", fitted)
+    surface = {float(b): 100 * float(np.mean([ndcg10(datas[n], by_peaks(shipped.base, b)).mean()
+                                              for n in names])) for b in GRID_PEAK}  # fmt: skip
+    print(f"mean by slope at base {shipped.base:g}:",
+          ", ".join(f"{b:g}: {m:.2f}" for b, m in surface.items()))  # fmt: skip
     words = {n: float(np.mean([q["words"] for q in datas[n]["queries"]])) for n in names}
     print("mean query words:", {n: round(w, 1) for n, w in words.items()})
     from fusion_corpus import show, study
@@ -232,6 +245,7 @@ def main() -> int:
     show(corpus)
     out = RESULTS / "fusion_offline.json"
     out.write_text(json.dumps({"ndcg@10": table, "loio_fits": fitted, "query_words": words,
+                               "slope_surface": surface,
                                "per_corpus": corpus}, indent=2))  # fmt: skip
     print(f"written {out}")
     return 0
