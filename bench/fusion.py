@@ -14,7 +14,8 @@ and the mean over the collections at least the old default's + 1.0.
 
 SciFact comes from ../shared/collections/scifact; pyfaq and pyglossary are built from the
 Python manual by bench/build_collections.py, texindex and debman from GNU Info manuals and
-Debian packages by bench/build_manual_collections.py (run them first).
+Debian packages by bench/build_manual_collections.py (run them first; that one with
+--download once).
 """
 
 from __future__ import annotations
