@@ -7,9 +7,10 @@ For each collection it opens the index as shipped (ANN graph), takes each side's
 documents per query, scores every candidate on both sides (as hybrid search does) and caches
 document ids, dense and BM25 scores and ranks, and the query's analyzed term count under
 bench/results/fusion_cache/NAME.pkl. Then it scores, from the cache: dense, lexical, convex
-0.7 (the default today), convex 0.3, RRF k=60, the shipped adaptive rule and two variants
+0.7 (the default today), convex 0.3, RRF k=60, the shipped adaptive rule and variants
 tried against it (z-score normalisation; its peaks through a logistic link, at the best
-in-sample point of a grid), and a per-query weight that falls with the
+in-sample point of a grid; TM2C2 normalisation, fixed and adaptive, at their best points
+of a small grid), and a per-query weight that falls with the
 query's length, alpha = clip(a - b * log2(terms)), whose (a, b) is chosen leave one index
 out (fit on the collections of the other indexes, scored on this one's), the shipped
 family likewise (base and slope, or the slope alone at the shipped base); then
@@ -141,11 +142,7 @@ def by_length(a: float, b: float):  # noqa: ANN201
 
 def by_peaks(a: float, b: float):  # noqa: ANN201
     """The shipped family: the rule ``AdaptiveRule(base=a, slope=b)`` applied by tasksift."""
-    from tasksift.options import AdaptiveRule
-    from tasksift.search.fusion import Fusion, weigh
-
-    fusion = Fusion(rule=AdaptiveRule(base=a, slope=b))
-    return convex(lambda q: weigh(fusion, np.asarray(q["dense"]), np.asarray(q["lexical"])).alpha)
+    return convex(lambda q: by_peaks_alpha(a, b, np.asarray(q["dense"]), np.asarray(q["lexical"])))
 
 
 def standard(x: np.ndarray) -> np.ndarray:
@@ -171,6 +168,30 @@ def by_peaks_logistic(base: float, slope: float):  # noqa: ANN201
         return 1 / (1 + math.exp(-(math.log(base / (1 - base)) + slope * gap)))
 
     return convex(alpha)
+
+
+def theoretical_min(base: float, slope: float):  # noqa: ANN201
+    """Bruch et al.'s TM2C2: each side scaled from its lowest possible score (cosine -1,
+    BM25 0) to the query's best, under the shipped rule's weight (slope 0: a fixed one)."""
+
+    def scaled(x: np.ndarray, low: float) -> np.ndarray:
+        high = x.max()
+        return (x - low) / (high - low) if high - low > 1e-12 else np.ones_like(x)
+
+    def score(q: dict) -> np.ndarray:
+        dense, lexical = np.asarray(q["dense"]), np.asarray(q["lexical"])
+        a = by_peaks_alpha(base, slope, dense, lexical)
+        return a * scaled(dense, -1.0) + (1 - a) * scaled(lexical, 0.0)
+
+    return score
+
+
+def by_peaks_alpha(base: float, slope: float, dense: np.ndarray, lexical: np.ndarray) -> float:
+    """The dense weight tasksift's rule ``AdaptiveRule(base, slope)`` gives a query."""
+    from tasksift.options import AdaptiveRule
+    from tasksift.search.fusion import Fusion, weigh
+
+    return weigh(Fusion(rule=AdaptiveRule(base=base, slope=slope)), dense, lexical).alpha
 
 
 def only(side: str):  # noqa: ANN201
@@ -210,7 +231,9 @@ def main() -> int:
                 convex(0.7), "convex 0.3": convex(0.3), "rrf k=60": rrf,
                 "adaptive (shipped)": by_peaks(shipped.base, shipped.slope),
                 "z-score convex 0.6": z_convex(0.6),
-                "peaks, logistic .76/.5": by_peaks_logistic(0.76, 0.5)}  # fmt: skip
+                "peaks, logistic .76/.5": by_peaks_logistic(0.76, 0.5),
+                "TM2C2 convex 0.8": theoretical_min(0.8, 0.0),
+                "TM2C2 adaptive .85/.05": theoretical_min(0.85, 0.05)}  # fmt: skip
     table = {label: {n: 100 * ndcg10(datas[n], f).mean() for n in names}
              for label, f in settings.items()}  # fmt: skip
     fitted: dict[str, dict[str, tuple[float, float]]] = {}
