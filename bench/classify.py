@@ -263,8 +263,7 @@ def classification_index(scratch: Path, name: str, adapter: Path | None = None) 
     command += ["--task", "classification", "-q"]
     if adapter is not None:
         command += ["--adapter", str(adapter)]
-    timed = run_checked(command, "indexing the sample corpus for classification")
-    return timed
+    return run_checked(command, "indexing the sample corpus for classification")
 
 
 def write_examples(path: Path, pool: list[int], texts: list[str], labels: list[str]) -> None:
@@ -282,8 +281,7 @@ def train_adapter(index: Path, examples: Path, out: Path, max_steps: int | None)
     command += ["--examples", str(examples), "-q"]
     if max_steps is not None:
         command += ["--max-steps", str(max_steps)]
-    timed = run_checked(command, "tasksift adapt")
-    return timed
+    return run_checked(command, "tasksift adapt")
 
 
 def held_out_line(stdout: str) -> str:

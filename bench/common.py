@@ -113,10 +113,9 @@ def ensure_index(index: Path, rebuild: bool = False) -> Timed | None:
     if index.exists():
         shutil.rmtree(index)
     index.parent.mkdir(parents=True, exist_ok=True)
-    timed = run_checked(
+    return run_checked(
         [*TASKSIFT, "index", str(CORPUS), "--index", str(index), "--quiet"], "indexing"
     )
-    return timed
 
 
 def row(label: str, value: str) -> None:

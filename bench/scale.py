@@ -428,8 +428,7 @@ def measure(size: int, work: Path, built: Built, queries: list[str], repeat: int
     where = ["--index", str(index)]
 
     def checked(command: list[str]):  # noqa: ANN202 - common.Timed
-        timed = run_checked(command, " ".join(command[2:]))
-        return timed
+        return run_checked(command, " ".join(command[2:]))
 
     checked([*search, queries[-1], *where, "-f", "json"])  # warms the OS file cache
     cold = [
